@@ -1,0 +1,47 @@
+# slicedns: `make run` serves testdata/demo with no cluster; `make test` runs
+# every test on a machine that has only Go (it installs the rest via `make deps`).
+
+GO        ?= go
+BIN       := bin/slicedns
+DNS_ADDR  ?= 127.0.0.1:5353
+HTTP_ADDR ?= 127.0.0.1:8080
+MANIFESTS ?= testdata/demo
+
+.PHONY: all build run test test-unit deps deps-tools deps-kube bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/slicedns
+
+run: build
+	./$(BIN) --manifests $(MANIFESTS) --dns-addr $(DNS_ADDR) --http-addr $(HTTP_ADDR) --log-format console
+
+# deps installs what tests need beyond Go: dig and dnsperf (Debian packages)
+# and etcd + kube-apiserver built from Go modules into a cache outside the repo.
+deps: deps-tools deps-kube
+
+deps-tools:
+	./hack/deps.sh
+
+deps-kube:
+	./hack/kube/build.sh >/dev/null
+
+vet:
+	$(GO) vet ./...
+
+# The kube-apiserver tests find the binaries through SLICEDNS_KUBE_BIN.
+test: deps vet
+	SLICEDNS_KUBE_BIN=$$(./hack/kube/build.sh 2>/dev/null) $(GO) test -count=1 -timeout 25m ./...
+
+test-unit:
+	$(GO) test -count=1 -short ./...
+
+bench: build deps
+	./hack/bench.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin bench/out
