@@ -1,0 +1,111 @@
+package zone
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/benbjohnson/immutable"
+)
+
+// SpecVersion is the Kubernetes DNS-Based Service Discovery schema version
+// served at dns-version.<zone> (kubernetes/dns docs/specification.md).
+const SpecVersion = "1.1.0"
+
+// A Snapshot is the zone at one instant. It is immutable and safe for any
+// number of concurrent readers.
+type Snapshot struct {
+	services   *immutable.Map[string, *entry]
+	namespaces *immutable.Map[string, int]
+	reverse    *immutable.Map[netip.Addr, []ptr]
+
+	serviceCount int
+	readyCount   int
+	modified     time.Time
+}
+
+// Shared nodes for names that hold no Service data. entNode stands for every
+// empty non-terminal ("svc", "<ns>.svc"): the answer to it never depends on
+// which one it is.
+var (
+	apexNode    = &Node{}
+	versionNode = &Node{Name: "dns-version", TXT: []string{SpecVersion}}
+	entNode     = &Node{}
+)
+
+// Lookup finds name, given relative to the zone apex, in lower case and
+// without a trailing dot ("" is the apex itself; "my-db-0.my-db.default.svc"
+// a per-endpoint name). It returns the node and true when the name exists;
+// the node may hold no records of the wanted type (NODATA) or none at all (an
+// empty non-terminal such as "default.svc"). It returns nil and false when
+// the name does not exist (NXDOMAIN). Lookup does not allocate.
+func (s *Snapshot) Lookup(name string) (*Node, bool) {
+	switch name {
+	case "":
+		return apexNode, true
+	case "dns-version":
+		return versionNode, true
+	case "svc":
+		return entNode, s.namespaces.Len() > 0
+	}
+	rest, ok := strings.CutSuffix(name, ".svc")
+	if !ok {
+		return nil, false
+	}
+	// rest is "[prefix.]<svc>.<ns>"; the Service key is its last two labels.
+	dot := strings.LastIndexByte(rest, '.')
+	if dot < 0 {
+		_, ok := s.namespaces.Get(rest)
+		return entNode, ok
+	}
+	keyStart := strings.LastIndexByte(rest[:dot], '.') + 1
+	e, ok := s.services.Get(rest[keyStart:])
+	if !ok || e.view == nil || e.view.nodes == nil {
+		return nil, false
+	}
+	prefix := ""
+	if keyStart > 0 {
+		prefix = rest[:keyStart-1]
+	}
+	n, ok := e.view.nodes[prefix]
+	return n, ok
+}
+
+// PTR is one reverse record: an address and the node it points back at.
+type PTR struct {
+	Address
+	Target *Node
+}
+
+// LookupAddr returns the names that point back from ip (PTR targets): the
+// endpoint name of every Service the address is a ready endpoint of, and the
+// Service name of every Service the address is a ClusterIP of, in name order.
+// The result is shared; do not modify it.
+func (s *Snapshot) LookupAddr(ip netip.Addr) []*Node {
+	ps, _ := s.reverse.Get(ip.Unmap())
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]*Node, 0, len(ps))
+	for _, p := range ps {
+		if !slices.Contains(out, p.node) {
+			out = append(out, p.node)
+		}
+	}
+	return out
+}
+
+// Modified is when the snapshot was published: the SOA serial.
+func (s *Snapshot) Modified() time.Time { return s.modified }
+
+// Stats are the zone's size, for metrics.
+type Stats struct {
+	Services       int // Services that are served
+	ReadyEndpoints int // ready endpoint addresses, after de-duplication
+}
+
+// Stats returns the zone's size.
+func (s *Snapshot) Stats() Stats {
+	return Stats{Services: s.serviceCount, ReadyEndpoints: s.readyCount}
+}

@@ -1,0 +1,170 @@
+package zone
+
+import (
+	"slices"
+	"strings"
+)
+
+// view is the set of names one Service publishes, keyed by the labels in
+// front of "<svc>.<ns>.svc": "" for the Service itself, "<endpoint>", and
+// "_<port>._<proto>" and "_<proto>" for SRV.
+type view struct {
+	nodes map[string]*Node
+	// addrs are the addresses that PTR records point back from, with the node
+	// each points at.
+	ptrs []ptr
+	// ready counts ready endpoint addresses, for the zone's size gauge.
+	ready int
+}
+
+type ptr struct {
+	addr Address
+	node *Node
+}
+
+// buildView computes what a Service publishes from its spec and its slices.
+// It costs the size of this Service only. Slices are visited in name order so
+// that answers are stable.
+func buildView(svc *Service, slicesByName map[string]*Slice) *view {
+	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
+	v := &view{nodes: map[string]*Node{}}
+	self := &Node{Name: base, Service: svc}
+	v.nodes[""] = self
+
+	if svc.Type == ExternalName {
+		self.CNAME = strings.TrimSuffix(svc.ExternalName, ".")
+		return v
+	}
+
+	names := make([]string, 0, len(slicesByName))
+	for name := range slicesByName {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+
+	// seen de-duplicates addresses that appear in several slices (an endpoint
+	// moving between slices, or a slice being rewritten): the first slice in
+	// name order names it.
+	seen := map[[16]byte]*Node{}
+	type srvKey struct {
+		label  string
+		target *Node
+		port   uint16
+	}
+	srvSeen := map[srvKey]bool{}
+	var srvOrder []string
+	srvs := map[string][]SRV{}
+
+	for _, sliceName := range names {
+		s := slicesByName[sliceName]
+		if s.AddressType == FQDN {
+			continue
+		}
+		for i := range s.Endpoints {
+			e := &s.Endpoints[i]
+			if !e.Ready {
+				continue
+			}
+			var targets []*Node
+			for _, ip := range e.Addresses {
+				if n, dup := seen[ip.As16()]; dup {
+					targets = appendUnique(targets, n)
+					continue
+				}
+				label := EndpointName(e.Hostname, ip)
+				n := v.nodes[label]
+				if n == nil {
+					n = &Node{Name: label + "." + base, Service: svc, Endpoint: e}
+					v.nodes[label] = n
+				}
+				seen[ip.As16()] = n
+				a := Address{IP: ip, Endpoint: e}
+				if ip.Is4() {
+					n.A = append(n.A, a)
+				} else {
+					n.AAAA = append(n.AAAA, a)
+				}
+				if svc.Type == Headless {
+					if ip.Is4() {
+						self.A = append(self.A, a)
+					} else {
+						self.AAAA = append(self.AAAA, a)
+					}
+				}
+				v.ptrs = append(v.ptrs, ptr{addr: a, node: n})
+				v.ready++
+				targets = appendUnique(targets, n)
+			}
+			if svc.Type != Headless {
+				continue
+			}
+			for _, p := range s.Ports {
+				if p.Name == "" {
+					continue
+				}
+				label := srvLabel(p)
+				for _, t := range targets {
+					k := srvKey{label, t, p.Port}
+					if srvSeen[k] {
+						continue
+					}
+					srvSeen[k] = true
+					if _, ok := srvs[label]; !ok {
+						srvOrder = append(srvOrder, label)
+					}
+					srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: t})
+				}
+			}
+		}
+	}
+
+	if svc.Type == ClusterIP {
+		for _, ip := range svc.ClusterIPs {
+			a := Address{IP: ip}
+			if ip.Is4() {
+				self.A = append(self.A, a)
+			} else {
+				self.AAAA = append(self.AAAA, a)
+			}
+			v.ptrs = append(v.ptrs, ptr{addr: a, node: self})
+		}
+		for _, p := range svc.Ports {
+			if p.Name == "" {
+				continue
+			}
+			label := srvLabel(p)
+			if _, ok := srvs[label]; !ok {
+				srvOrder = append(srvOrder, label)
+			}
+			srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: self})
+		}
+	}
+
+	for _, label := range srvOrder {
+		records := srvs[label]
+		// Equal weights that add up to 100, at least 1 each, as CoreDNS does.
+		weight := uint16(max(1, 100/len(records)))
+		for i := range records {
+			records[i].Weight = weight
+		}
+		v.nodes[label] = &Node{Name: label + "." + base, Service: svc, SRV: records}
+		proto := label[strings.IndexByte(label, '.')+1:]
+		if v.nodes[proto] == nil {
+			v.nodes[proto] = &Node{Name: proto + "." + base, Service: svc}
+		}
+	}
+
+	// A Service with nothing to answer does not exist: NXDOMAIN, not NODATA,
+	// for a headless Service with no ready endpoints.
+	if self.Empty() && len(v.nodes) == 1 {
+		v.nodes = nil
+	}
+	return v
+}
+
+func appendUnique(ns []*Node, n *Node) []*Node {
+	if slices.Contains(ns, n) {
+		return ns
+	}
+	return append(ns, n)
+}
