@@ -1,0 +1,211 @@
+package dns
+
+import (
+	"net"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// advertisedUDPSize is the EDNS0 payload size slicedns offers, the DNS Flag
+// Day 2020 value that avoids IP fragmentation.
+const advertisedUDPSize = 1232
+
+// Answer returns the response to r as ServeDNS would send it over TCP, before
+// any truncation; nil means r must be dropped (it is itself a response). It
+// is what ServeDNS writes, exposed for in-process use and for tests.
+func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
+	if r.Response {
+		return nil
+	}
+	m := new(mdns.Msg)
+	m.SetReply(r)
+	m.Compress = true
+	if opt := r.IsEdns0(); opt != nil {
+		m.SetEdns0(advertisedUDPSize, false)
+		if opt.Version() != 0 {
+			m.Rcode = mdns.RcodeBadVers
+			return m
+		}
+	}
+	if r.Opcode != mdns.OpcodeQuery {
+		m.Rcode = mdns.RcodeNotImplemented
+		return m
+	}
+	if len(r.Question) != 1 {
+		m.Rcode = mdns.RcodeFormatError
+		return m
+	}
+	q := r.Question[0]
+	z, rel, ok := h.match(q.Name)
+	if !ok || (q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassANY) {
+		m.Rcode = mdns.RcodeRefused
+		return m
+	}
+	if h.ready != nil && !h.ready() {
+		m.Rcode = mdns.RcodeServerFailure
+		return m
+	}
+	m.Authoritative = true
+	if q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR {
+		// Zone transfers would hand the whole cluster's topology to anyone.
+		m.Authoritative = false
+		m.Rcode = mdns.RcodeRefused
+		return m
+	}
+	snap := h.src.Snapshot()
+	node, exists := snap.Lookup(rel)
+	if !exists {
+		m.Rcode = mdns.RcodeNameError
+		m.Ns = []mdns.RR{h.soa(z, snap)}
+		return m
+	}
+	h.records(m, q, z, snap, node, rel == "")
+	if len(m.Answer) == 0 {
+		m.Ns = []mdns.RR{h.soa(z, snap)}
+	}
+	return m
+}
+
+// match finds the served zone name is in (the longest, when zones nest) and
+// returns the rest of the name relative to it, lower-cased.
+func (h *Handler) match(name string) (servedZone, string, bool) {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	best, rel, found := servedZone{}, "", false
+	for _, z := range h.zones {
+		if len(z.lower) < len(best.lower) {
+			continue
+		}
+		switch {
+		case name == z.lower:
+			best, rel, found = z, "", true
+		case len(name) > len(z.lower) && name[len(name)-len(z.lower)-1] == '.' && strings.HasSuffix(name, z.lower):
+			best, rel, found = z, name[:len(name)-len(z.lower)-1], true
+		}
+	}
+	return best, rel, found
+}
+
+// records fills m's answer (and additional) sections for qtype at node.
+func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone.Snapshot, node *zone.Node, apex bool) {
+	owner := q.Name
+	if node.CNAME != "" {
+		// An ExternalName Service: the CNAME is the only data at the name
+		// (RFC 1034 3.6.2), whatever type was asked.
+		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME)})
+		return
+	}
+	switch q.Qtype {
+	case mdns.TypeA:
+		for _, a := range node.A {
+			m.Answer = append(m.Answer, h.addr(owner, a))
+		}
+	case mdns.TypeAAAA:
+		for _, a := range node.AAAA {
+			m.Answer = append(m.Answer, h.addr(owner, a))
+		}
+	case mdns.TypeSRV:
+		h.srv(m, owner, z, node)
+	case mdns.TypeTXT:
+		if len(node.TXT) > 0 {
+			m.Answer = append(m.Answer, &mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: node.TXT})
+		}
+	case mdns.TypeSOA:
+		if apex {
+			soa := h.soa(z, snap)
+			soa.Hdr.Name = owner
+			m.Answer = append(m.Answer, soa)
+		}
+	case mdns.TypeNS:
+		if apex {
+			m.Answer = append(m.Answer, &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: "ns.dns." + z.fqdn})
+		}
+	case mdns.TypeANY:
+		// RFC 8482: a minimal answer rather than everything the name holds.
+		m.Answer = append(m.Answer, &mdns.HINFO{Hdr: h.hdr(owner, mdns.TypeHINFO), Cpu: "RFC8482"})
+	}
+}
+
+func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node *zone.Node) {
+	var seen []*zone.Node
+	for _, s := range node.SRV {
+		target := s.Target.Name + "." + z.fqdn
+		m.Answer = append(m.Answer, &mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV),
+			Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
+		if containsNode(seen, s.Target) {
+			continue
+		}
+		seen = append(seen, s.Target)
+		for _, a := range s.Target.A {
+			m.Extra = append(m.Extra, h.addr(target, a))
+		}
+		for _, a := range s.Target.AAAA {
+			m.Extra = append(m.Extra, h.addr(target, a))
+		}
+	}
+}
+
+func containsNode(ns []*zone.Node, n *zone.Node) bool {
+	for _, x := range ns {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) hdr(owner string, t uint16) mdns.RR_Header {
+	return mdns.RR_Header{Name: owner, Rrtype: t, Class: mdns.ClassINET, Ttl: h.ttl}
+}
+
+func (h *Handler) addr(owner string, a zone.Address) mdns.RR {
+	if a.IP.Is4() {
+		b := a.IP.As4()
+		return &mdns.A{Hdr: h.hdr(owner, mdns.TypeA), A: net.IP(b[:])}
+	}
+	b := a.IP.As16()
+	return &mdns.AAAA{Hdr: h.hdr(owner, mdns.TypeAAAA), AAAA: net.IP(b[:])}
+}
+
+// soa is the zone's SOA. Its serial is the zone's last change, and its minimum
+// the TTL, so negative answers are cached no longer than positive ones.
+func (h *Handler) soa(z servedZone, snap *zone.Snapshot) *mdns.SOA {
+	return &mdns.SOA{
+		Hdr:     h.hdr(z.fqdn, mdns.TypeSOA),
+		Ns:      "ns.dns." + z.fqdn,
+		Mbox:    "hostmaster." + z.fqdn,
+		Serial:  uint32(snap.Modified().Unix()),
+		Refresh: 7200,
+		Retry:   1800,
+		Expire:  86400,
+		Minttl:  h.ttl,
+	}
+}
+
+// fit makes resp fit the client's limit: 512 bytes over UDP, or the EDNS0
+// size it offered; 64 KiB over TCP. Additional data goes first and silently
+// (RFC 2181 9); if the answer itself does not fit, it is cut and TC is set so
+// the client retries over TCP.
+func fit(resp, req *mdns.Msg, tcp bool) {
+	size := mdns.MinMsgSize
+	if opt := req.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
+		size = int(opt.UDPSize())
+	}
+	if tcp {
+		size = mdns.MaxMsgSize
+	}
+	if resp.Len() <= size {
+		return
+	}
+	opt := resp.IsEdns0()
+	resp.Extra = resp.Extra[:0]
+	if opt != nil {
+		resp.Extra = append(resp.Extra, opt)
+	}
+	if resp.Len() <= size {
+		return
+	}
+	resp.Truncate(size)
+}

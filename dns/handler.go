@@ -1,0 +1,128 @@
+package dns
+
+import (
+	"strings"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// Source is where the handler reads the zone from. *zone.Zone is one; a test
+// or an embedding program may supply fixed snapshots.
+type Source interface {
+	Snapshot() *zone.Snapshot
+}
+
+// SourceFunc adapts a function to Source.
+type SourceFunc func() *zone.Snapshot
+
+// Snapshot calls f.
+func (f SourceFunc) Snapshot() *zone.Snapshot { return f() }
+
+var _ Source = (*zone.Zone)(nil)
+var _ mdns.Handler = (*Handler)(nil)
+
+// Options configure a Handler. The zero value serves cluster.local with a
+// 5-second TTL, always ready, with no metrics and no logging.
+type Options struct {
+	// Zones are the domains answered from the zone, e.g. "cluster.local".
+	// Every zone answers the same names. Default: cluster.local.
+	Zones []string
+	// TTL of every answer, and the SOA minimum (the negative-cache TTL).
+	// Default 5s.
+	TTL time.Duration
+	// Ready, when set, gates answers: until it returns true, names in the
+	// zones get SERVFAIL (an NXDOMAIN would be cached downstream).
+	Ready func() bool
+	// Metrics, when set, counts every query.
+	Metrics *Metrics
+	// Logger and LogQueries log one line per query at Info level.
+	Logger     *zap.Logger
+	LogQueries bool
+}
+
+// Handler answers DNS queries from a zone, shaped like net/http's handlers: it
+// can be mounted in any miekg/dns server or mux (mdns.Handle("cluster.local.", h)).
+type Handler struct {
+	src   Source
+	zones []servedZone
+	ttl   uint32
+	ready func() bool
+	m     *Metrics
+	log   *zap.Logger
+	logQ  bool
+}
+
+// servedZone is a zone apex in the two spellings the handler needs.
+type servedZone struct {
+	fqdn  string // "cluster.local."
+	lower string // "cluster.local", for suffix matching against lower-cased names
+}
+
+// NewHandler returns a handler that answers from src.
+func NewHandler(src Source, opts Options) *Handler {
+	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries}
+	if len(opts.Zones) == 0 {
+		opts.Zones = []string{"cluster.local"}
+	}
+	for _, z := range opts.Zones {
+		l := strings.ToLower(strings.Trim(z, "."))
+		h.zones = append(h.zones, servedZone{fqdn: mdns.Fqdn(l), lower: l})
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 5 * time.Second
+	}
+	h.ttl = uint32(opts.TTL / time.Second)
+	if h.log == nil {
+		h.log = zap.NewNop()
+	}
+	return h
+}
+
+// Zones returns the zone apexes the handler answers for, fully qualified.
+func (h *Handler) Zones() []string {
+	out := make([]string, len(h.zones))
+	for i, z := range h.zones {
+		out[i] = z.fqdn
+	}
+	return out
+}
+
+// ServeDNS answers one query.
+func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	start := time.Now()
+	resp := h.Answer(r)
+	if resp == nil {
+		return
+	}
+	fit(resp, r, w.RemoteAddr().Network() == "tcp")
+	if err := w.WriteMsg(resp); err != nil {
+		h.log.Debug("write failed", zap.Error(err))
+	}
+	qtype := uint16(0)
+	if len(r.Question) == 1 {
+		qtype = r.Question[0].Qtype
+	}
+	h.m.observe(qtype, resp.Rcode, time.Since(start))
+	if h.logQ {
+		h.logQuery(w, r, resp, time.Since(start))
+	}
+}
+
+func (h *Handler) logQuery(w mdns.ResponseWriter, r, resp *mdns.Msg, took time.Duration) {
+	var q mdns.Question
+	if len(r.Question) > 0 {
+		q = r.Question[0]
+	}
+	h.log.Info("query",
+		zap.String("client", w.RemoteAddr().String()),
+		zap.String("proto", w.RemoteAddr().Network()),
+		zap.String("name", q.Name),
+		zap.String("type", mdns.TypeToString[q.Qtype]),
+		zap.String("rcode", mdns.RcodeToString[resp.Rcode]),
+		zap.Int("answers", len(resp.Answer)),
+		zap.Duration("duration", took))
+}

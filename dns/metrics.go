@@ -1,0 +1,72 @@
+package dns
+
+import (
+	"strconv"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the per-query Prometheus metrics. Label values are resolved
+// once, up front, so counting a query does not allocate.
+type Metrics struct {
+	requests  map[uint16]prometheus.Counter
+	otherType prometheus.Counter
+	responses [24]prometheus.Counter
+	duration  prometheus.Observer
+}
+
+// countedTypes are the query types with a label of their own; the rest are
+// counted as "other" so that clients cannot grow the label set.
+var countedTypes = []uint16{
+	mdns.TypeA, mdns.TypeAAAA, mdns.TypeSRV, mdns.TypePTR, mdns.TypeCNAME, mdns.TypeTXT,
+	mdns.TypeSOA, mdns.TypeNS, mdns.TypeANY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeMX, mdns.TypeHTTPS,
+}
+
+// NewMetrics registers the DNS metrics with reg:
+//
+//	slicedns_dns_requests_total{type}          queries received, by query type
+//	slicedns_dns_responses_total{rcode}        responses sent, by rcode
+//	slicedns_dns_request_duration_seconds      time to answer, from request to write
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	req := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slicedns_dns_requests_total", Help: "DNS queries received, by query type.",
+	}, []string{"type"})
+	resp := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slicedns_dns_responses_total", Help: "DNS responses sent, by rcode.",
+	}, []string{"rcode"})
+	dur := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "slicedns_dns_request_duration_seconds",
+		Help:    "Time to answer a DNS query, from reading the request to writing the response.",
+		Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1},
+	})
+	reg.MustRegister(req, resp, dur)
+	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur}
+	for _, t := range countedTypes {
+		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
+	}
+	for rc := range m.responses {
+		name, ok := mdns.RcodeToString[rc]
+		if !ok {
+			name = strconv.Itoa(rc)
+		}
+		m.responses[rc] = resp.WithLabelValues(name)
+	}
+	return m
+}
+
+func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
+	if m == nil {
+		return
+	}
+	if c, ok := m.requests[qtype]; ok {
+		c.Inc()
+	} else {
+		m.otherType.Inc()
+	}
+	if rcode >= 0 && rcode < len(m.responses) {
+		m.responses[rcode].Inc()
+	}
+	m.duration.Observe(took.Seconds())
+}

@@ -1,0 +1,111 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// Server serves a Handler over UDP and TCP on one address.
+type Server struct {
+	// Addr is the address to listen on, "host:port"; port 0 picks a free
+	// port, the same one for UDP and TCP.
+	Addr    string
+	Handler mdns.Handler
+	// ReadTimeout and WriteTimeout bound each TCP exchange. Default 2s.
+	ReadTimeout, WriteTimeout time.Duration
+
+	mu      sync.Mutex
+	servers []*mdns.Server
+	addr    net.Addr
+}
+
+// Listen binds the UDP and TCP sockets. It returns an error, and holds
+// nothing, if either cannot be bound.
+func (s *Server) Listen() error {
+	pc, err := net.ListenPacket("udp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
+	}
+	// Bind TCP on the port UDP got, so ":0" yields one port for both.
+	tcpAddr := pc.LocalAddr().String()
+	ln, err := net.Listen("tcp", tcpAddr)
+	if err != nil {
+		pc.Close()
+		return fmt.Errorf("dns: listen tcp %s: %w", tcpAddr, err)
+	}
+	rt, wt := s.ReadTimeout, s.WriteTimeout
+	if rt == 0 {
+		rt = 2 * time.Second
+	}
+	if wt == 0 {
+		wt = 2 * time.Second
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addr = pc.LocalAddr()
+	s.servers = []*mdns.Server{
+		{PacketConn: pc, Handler: s.Handler, UDPSize: mdns.MaxMsgSize},
+		{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt},
+	}
+	return nil
+}
+
+// LocalAddr is the bound address (UDP and TCP share it), after Listen.
+func (s *Server) LocalAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Serve answers queries until Shutdown; call Listen first. It returns nil
+// after a Shutdown, or the first error of either transport.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	if servers == nil {
+		return errors.New("dns: Serve before Listen")
+	}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		go func() { errc <- srv.ActivateAndServe() }()
+	}
+	var first error
+	for range servers {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			s.Shutdown(context.Background())
+		}
+	}
+	return first
+}
+
+// ListenAndServe is Listen followed by Serve.
+func (s *Server) ListenAndServe() error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	return s.Serve()
+}
+
+// Shutdown stops both transports, letting queries in flight finish until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	servers := s.servers
+	s.mu.Unlock()
+	var first error
+	for _, srv := range servers {
+		if err := srv.ShutdownContext(ctx); err != nil && first == nil && !isNotStarted(err) {
+			first = err
+		}
+	}
+	return first
+}
+
+func isNotStarted(err error) bool { return err != nil && err.Error() == "dns: server not started" }
