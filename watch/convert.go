@@ -1,0 +1,152 @@
+package watch
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// ServiceFromAPI slims a v1 Service to what DNS needs. It fails for a Service
+// that cannot be served: a ClusterIP Service without a cluster IP (only hand
+// written manifests lack one; the API server allocates it), an address that
+// does not parse, or anything zone.Service.Validate refuses.
+func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
+	out := &zone.Service{
+		Namespace:                namespaceOf(s.Namespace),
+		Name:                     s.Name,
+		Selector:                 s.Spec.Selector,
+		PublishNotReadyAddresses: s.Spec.PublishNotReadyAddresses,
+	}
+	switch {
+	case s.Spec.Type == corev1.ServiceTypeExternalName:
+		out.Type = zone.ExternalName
+		out.ExternalName = s.Spec.ExternalName
+	case s.Spec.ClusterIP == corev1.ClusterIPNone:
+		out.Type = zone.Headless
+	default:
+		out.Type = zone.ClusterIP
+		ips := s.Spec.ClusterIPs
+		if len(ips) == 0 && s.Spec.ClusterIP != "" {
+			ips = []string{s.Spec.ClusterIP}
+		}
+		if len(ips) == 0 {
+			return nil, fmt.Errorf("service %s/%s: type ClusterIP without spec.clusterIP (set an address, or clusterIP: None for a headless Service)", out.Namespace, s.Name)
+		}
+		for _, ip := range ips {
+			a, err := netip.ParseAddr(ip)
+			if err != nil {
+				return nil, fmt.Errorf("service %s/%s: cluster IP %q is not an IP address", out.Namespace, s.Name, ip)
+			}
+			out.ClusterIPs = append(out.ClusterIPs, a.Unmap())
+		}
+	}
+	for _, p := range s.Spec.Ports {
+		out.Ports = append(out.Ports, zone.Port{Name: p.Name, Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// TriggerTimeAnnotation is set by the EndpointSlice controller to when the
+// change that produced a slice happened.
+const TriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
+
+// SliceFromAPI slims a discovery.k8s.io/v1 EndpointSlice to what DNS needs,
+// normalising conditions once: ready is true when unset, serving defaults to
+// ready, terminating to false. It fails for a slice that cannot be served.
+func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
+	out := &zone.Slice{
+		Namespace: namespaceOf(s.Namespace),
+		Name:      s.Name,
+		Service:   s.Labels[discoveryv1.LabelServiceName],
+	}
+	what := "endpointslice " + out.Namespace + "/" + s.Name
+	switch s.AddressType {
+	case discoveryv1.AddressTypeIPv4:
+		out.AddressType = zone.IPv4
+	case discoveryv1.AddressTypeIPv6:
+		out.AddressType = zone.IPv6
+	case discoveryv1.AddressTypeFQDN:
+		out.AddressType = zone.FQDN
+	default:
+		return nil, fmt.Errorf("%s: unknown addressType %q", what, s.AddressType)
+	}
+	if t, ok := s.Annotations[TriggerTimeAnnotation]; ok {
+		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
+			out.TriggerTime = ts
+		}
+	}
+	for _, p := range s.Ports {
+		port := zone.Port{Protocol: zone.Protocol("TCP")}
+		if p.Name != nil {
+			port.Name = *p.Name
+		}
+		if p.Protocol != nil {
+			port.Protocol = protocol(*p.Protocol)
+		}
+		if p.Port != nil {
+			port.Port = uint16(*p.Port)
+		}
+		out.Ports = append(out.Ports, port)
+	}
+	out.Endpoints = make([]zone.Endpoint, 0, len(s.Endpoints))
+	for i, e := range s.Endpoints {
+		ready := e.Conditions.Ready == nil || *e.Conditions.Ready
+		ep := zone.Endpoint{
+			Ready:       ready,
+			Serving:     ready,
+			Terminating: e.Conditions.Terminating != nil && *e.Conditions.Terminating,
+		}
+		if e.Conditions.Serving != nil {
+			ep.Serving = *e.Conditions.Serving
+		}
+		if e.Hostname != nil {
+			ep.Hostname = *e.Hostname
+		}
+		if e.NodeName != nil {
+			ep.NodeName = *e.NodeName
+		}
+		if e.Zone != nil {
+			ep.Zone = *e.Zone
+		}
+		if e.TargetRef != nil {
+			ep.TargetRef = e.TargetRef.Kind + "/" + e.TargetRef.Name
+		}
+		if out.AddressType != zone.FQDN {
+			for _, a := range e.Addresses {
+				ip, err := netip.ParseAddr(a)
+				if err != nil {
+					return nil, fmt.Errorf("%s: endpoint %d: %q is not an IP address", what, i, a)
+				}
+				ep.Addresses = append(ep.Addresses, ip)
+			}
+		}
+		out.Endpoints = append(out.Endpoints, ep)
+	}
+	if err := out.Validate(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func protocol(p corev1.Protocol) zone.Protocol {
+	if p == "" {
+		return "TCP"
+	}
+	return zone.Protocol(p)
+}
+
+// namespaceOf applies the API's default namespace to objects written without one.
+func namespaceOf(ns string) string {
+	if ns == "" {
+		return corev1.NamespaceDefault
+	}
+	return ns
+}
