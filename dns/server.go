@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
 	mdns "github.com/miekg/dns"
 )
 
-// Server serves a Handler over UDP and TCP on one address.
+// Server serves a Handler over UDP and TCP on one address. UDP is read by one
+// goroutine per core, each on its own SO_REUSEPORT socket; when Handler is a
+// *Handler, the common queries are answered from wire bytes without
+// allocating. TCP is served by miekg/dns.
 type Server struct {
 	// Addr is the address to listen on, "host:port"; port 0 picks a free
 	// port, the same one for UDP and TCP.
@@ -21,22 +25,25 @@ type Server struct {
 	ReadTimeout, WriteTimeout time.Duration
 
 	mu      sync.Mutex
-	servers []*mdns.Server
+	udp     []*net.UDPConn
+	servers []*mdns.Server // TCP
 	addr    net.Addr
 }
 
 // Listen binds the UDP and TCP sockets. It returns an error, and holds
 // nothing, if either cannot be bound.
 func (s *Server) Listen() error {
-	pc, err := net.ListenPacket("udp", s.Addr)
+	conns, err := listenUDP(s.Addr, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
 	}
 	// Bind TCP on the port UDP got, so ":0" yields one port for both.
-	tcpAddr := pc.LocalAddr().String()
+	tcpAddr := conns[0].LocalAddr().String()
 	ln, err := net.Listen("tcp", tcpAddr)
 	if err != nil {
-		pc.Close()
+		for _, c := range conns {
+			c.Close()
+		}
 		return fmt.Errorf("dns: listen tcp %s: %w", tcpAddr, err)
 	}
 	rt, wt := s.ReadTimeout, s.WriteTimeout
@@ -48,11 +55,9 @@ func (s *Server) Listen() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.addr = pc.LocalAddr()
-	s.servers = []*mdns.Server{
-		{PacketConn: pc, Handler: s.Handler, UDPSize: mdns.MaxMsgSize},
-		{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt},
-	}
+	s.addr = conns[0].LocalAddr()
+	s.udp = conns
+	s.servers = []*mdns.Server{{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt}}
 	return nil
 }
 
@@ -67,17 +72,20 @@ func (s *Server) LocalAddr() net.Addr {
 // after a Shutdown, or the first error of either transport.
 func (s *Server) Serve() error {
 	s.mu.Lock()
-	servers := s.servers
+	servers, udp := s.servers, s.udp
 	s.mu.Unlock()
 	if servers == nil {
 		return errors.New("dns: Serve before Listen")
 	}
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+len(udp))
 	for _, srv := range servers {
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
+	for _, c := range udp {
+		go func() { errc <- serveUDP(c, s.Handler) }()
+	}
 	var first error
-	for range servers {
+	for range len(servers) + len(udp) {
 		if err := <-errc; err != nil && first == nil {
 			first = err
 			s.Shutdown(context.Background())
@@ -97,8 +105,11 @@ func (s *Server) ListenAndServe() error {
 // Shutdown stops both transports, letting queries in flight finish until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	servers := s.servers
+	servers, udp := s.servers, s.udp
 	s.mu.Unlock()
+	for _, c := range udp {
+		c.Close()
+	}
 	var first error
 	for _, srv := range servers {
 		if err := srv.ShutdownContext(ctx); err != nil && first == nil && !isNotStarted(err) {

@@ -1,0 +1,119 @@
+package dns
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+
+	mdns "github.com/miekg/dns"
+)
+
+// listenUDP opens n UDP sockets on addr with SO_REUSEPORT, so the kernel
+// spreads queries over one serving goroutine per core. The first socket
+// fixes the port when addr asks for port 0.
+func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+		})
+		return errors.Join(err, serr)
+	}}
+	var conns []*net.UDPConn
+	for i := 0; i < n; i++ {
+		pc, err := lc.ListenPacket(context.Background(), "udp", addr)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return nil, err
+		}
+		conns = append(conns, pc.(*net.UDPConn))
+		addr = pc.LocalAddr().String()
+	}
+	return conns, nil
+}
+
+// serveUDP reads queries from conn until it is closed. The common queries
+// are answered on this goroutine from wire bytes with no allocation; the
+// rest are unpacked and handed to handler on a goroutine of their own, as
+// miekg/dns does, so a slow answer never holds up the socket.
+func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
+	fast, _ := handler.(*Handler)
+	buf := make([]byte, mdns.MaxMsgSize)
+	out := make([]byte, 0, mdns.MaxMsgSize)
+	var q wireQuery
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			time.Sleep(time.Millisecond) // a transient error (e.g. ICMP): do not spin
+			continue
+		}
+		req := buf[:n]
+		if fast != nil && parseQuery(req, &q) {
+			start := time.Now()
+			if resp, rcode, ok := fast.fastAnswer(req, &q, out); ok {
+				conn.WriteToUDPAddrPort(resp, from)
+				fast.m.observe(q.qtype, rcode, time.Since(start))
+				continue
+			}
+		}
+		pkt := append([]byte(nil), req...)
+		go serveSlowUDP(conn, pkt, from, handler)
+	}
+}
+
+// serveSlowUDP mirrors miekg/dns's server: a packet too short for a header,
+// or a response, is dropped (answering could amplify an attack); one that
+// does not unpack gets FORMERR.
+func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, handler mdns.Handler) {
+	if len(pkt) < headerLen || binary.BigEndian.Uint16(pkt[2:])&flagQR != 0 {
+		return
+	}
+	w := &udpWriter{conn: conn, to: from}
+	req := new(mdns.Msg)
+	if err := req.Unpack(pkt); err != nil {
+		formErr := make([]byte, headerLen)
+		copy(formErr, pkt[:2])
+		opcode := binary.BigEndian.Uint16(pkt[2:]) & 0x7800
+		binary.BigEndian.PutUint16(formErr[2:], flagQR|opcode|mdns.RcodeFormatError)
+		w.Write(formErr)
+		return
+	}
+	handler.ServeDNS(w, req)
+}
+
+// udpWriter is the mdns.ResponseWriter for one UDP query.
+type udpWriter struct {
+	conn *net.UDPConn
+	to   netip.AddrPort
+}
+
+var _ mdns.ResponseWriter = (*udpWriter)(nil)
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.to) }
+func (w *udpWriter) WriteMsg(m *mdns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+func (w *udpWriter) Write(b []byte) (int, error) { return w.conn.WriteToUDPAddrPort(b, w.to) }
+func (w *udpWriter) Close() error                { return nil }
+func (w *udpWriter) TsigStatus() error           { return nil }
+func (w *udpWriter) TsigTimersOnly(bool)         {}
+func (w *udpWriter) Hijack()                     {}

@@ -1,0 +1,299 @@
+package dns
+
+import (
+	"encoding/binary"
+	"strings"
+	"unsafe"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// This file answers the common queries straight from and into wire bytes,
+// without building a miekg/dns Msg: an A, AAAA or SRV question, with or
+// without EDNS0, for a name in a served zone. Anything else (and anything
+// that would need truncation) returns false and takes the general path, so
+// both paths give the same answers; the tests check they do.
+
+const (
+	headerLen = 12
+	flagQR    = 1 << 15
+	flagAA    = 1 << 10
+	flagTC    = 1 << 9
+	flagRD    = 1 << 8
+	flagCD    = 1 << 4
+	// ptrQuestion is a compression pointer to the question name, which
+	// always starts right after the header.
+	ptrQuestion = 0xC000 | headerLen
+)
+
+// wireQuery is a parsed question. It lives on the serving goroutine's stack
+// or in its reused state, so parsing does not allocate.
+type wireQuery struct {
+	id      uint16
+	flags   uint16
+	qtype   uint16
+	qend    int // end of the question section
+	edns    bool
+	udpSize uint16
+	lower   [255]byte
+	nameLen int // length of lower, the name without its final dot
+}
+
+// parseQuery accepts only the plain shape of query the fast path serves.
+func parseQuery(b []byte, q *wireQuery) bool {
+	if len(b) < headerLen+5 {
+		return false
+	}
+	q.id = binary.BigEndian.Uint16(b)
+	q.flags = binary.BigEndian.Uint16(b[2:])
+	// QR=0, opcode QUERY, TC=0, rcode 0; one question, no answer or
+	// authority records, at most one additional (the OPT).
+	if q.flags&0xFA0F != 0 || binary.BigEndian.Uint16(b[4:]) != 1 ||
+		binary.BigEndian.Uint16(b[6:]) != 0 || binary.BigEndian.Uint16(b[8:]) != 0 {
+		return false
+	}
+	arcount := binary.BigEndian.Uint16(b[10:])
+	if arcount > 1 {
+		return false
+	}
+	off, n := headerLen, 0
+	for {
+		if off >= len(b) {
+			return false
+		}
+		l := int(b[off])
+		off++
+		if l == 0 {
+			break
+		}
+		// Compression pointers in a question, or a name that miekg/dns would
+		// escape, go the general way.
+		if l > 63 || off+l > len(b) || n+l+1 > len(q.lower) {
+			return false
+		}
+		if n > 0 {
+			q.lower[n] = '.'
+			n++
+		}
+		for _, c := range b[off : off+l] {
+			switch {
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			case c <= ' ' || c >= 0x7f || c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' || c == '$':
+				return false
+			}
+			q.lower[n] = c
+			n++
+		}
+		off += l
+	}
+	q.nameLen = n
+	if off+4 > len(b) {
+		return false
+	}
+	q.qtype = binary.BigEndian.Uint16(b[off:])
+	if binary.BigEndian.Uint16(b[off+2:]) != mdns.ClassINET {
+		return false
+	}
+	q.qend = off + 4
+	q.edns = false
+	if arcount == 0 {
+		return q.qend == len(b)
+	}
+	// The OPT record: root owner, type OPT, class = UDP size, TTL = extended
+	// rcode, version and flags, then options, which are ignored (RFC 6891 6.1.2).
+	o := b[q.qend:]
+	if len(o) < 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != mdns.TypeOPT || o[6] != 0 {
+		return false
+	}
+	if int(binary.BigEndian.Uint16(o[9:]))+11 != len(o) {
+		return false
+	}
+	q.edns = true
+	q.udpSize = binary.BigEndian.Uint16(o[3:])
+	return true
+}
+
+// name returns the lower-cased question name without copying. It is valid
+// only until q is reused.
+func (q *wireQuery) name() string {
+	if q.nameLen == 0 {
+		return ""
+	}
+	return unsafe.String(&q.lower[0], q.nameLen)
+}
+
+// fastAnswer writes the response to q into out[:0] and returns it, or
+// returns false when the general path must answer instead.
+func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int, bool) {
+	if q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA && q.qtype != mdns.TypeSRV {
+		return nil, 0, false
+	}
+	if h.logQ || (h.ready != nil && !h.ready()) {
+		return nil, 0, false
+	}
+	z, rel, ok := h.match(q.name())
+	if !ok {
+		return nil, 0, false
+	}
+	snap := h.src.Snapshot()
+	node, exists := snap.Lookup(rel)
+	if exists && node.CNAME != "" {
+		return nil, 0, false
+	}
+	limit := mdns.MinMsgSize
+	if q.edns && int(q.udpSize) > limit {
+		limit = int(q.udpSize)
+	}
+
+	out = append(out[:0], req[:q.qend]...)
+	var an, ar int
+	if exists {
+		switch q.qtype {
+		case mdns.TypeA:
+			for _, a := range node.A {
+				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
+				out = h.appendAddr(out, a)
+				an++
+			}
+		case mdns.TypeAAAA:
+			for _, a := range node.AAAA {
+				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
+				out = h.appendAddr(out, a)
+				an++
+			}
+		case mdns.TypeSRV:
+			for _, s := range node.SRV {
+				out = h.appendSRV(out, s, z)
+				an++
+			}
+		}
+	}
+	rcode, ns := mdns.RcodeSuccess, 0
+	if !exists {
+		rcode = mdns.RcodeNameError
+	}
+	if an == 0 {
+		out = h.appendSOA(out, z, snap)
+		ns = 1
+	}
+	if len(out)+11 > limit {
+		return nil, 0, false
+	}
+	if q.qtype == mdns.TypeSRV && an > 0 {
+		mark := len(out)
+		extra := 0
+		for i, s := range node.SRV {
+			if seenTarget(node.SRV[:i], s.Target) {
+				continue
+			}
+			for _, a := range s.Target.A {
+				out = appendName(out, s.Target.Name, z.lower)
+				out = h.appendAddr(out, a)
+				extra++
+			}
+			for _, a := range s.Target.AAAA {
+				out = appendName(out, s.Target.Name, z.lower)
+				out = h.appendAddr(out, a)
+				extra++
+			}
+		}
+		// Additional data that does not fit is left out silently (RFC 2181 9).
+		if len(out)+11 > limit {
+			out, extra = out[:mark], 0
+		}
+		ar = extra
+	}
+	if q.edns {
+		// Root owner, type OPT, our UDP size, no extended rcode, version 0,
+		// no flags, no options.
+		out = append(out, 0, byte(mdns.TypeOPT>>8), byte(mdns.TypeOPT), advertisedUDPSize>>8, advertisedUDPSize&0xff, 0, 0, 0, 0, 0, 0)
+		ar++
+	}
+	flags := uint16(flagQR|flagAA) | q.flags&(flagRD|flagCD) | uint16(rcode)
+	binary.BigEndian.PutUint16(out[2:], flags)
+	binary.BigEndian.PutUint16(out[6:], uint16(an))
+	binary.BigEndian.PutUint16(out[8:], uint16(ns))
+	binary.BigEndian.PutUint16(out[10:], uint16(ar))
+	return out, rcode, true
+}
+
+func seenTarget(before []zone.SRV, t *zone.Node) bool {
+	for _, s := range before {
+		if s.Target == t {
+			return true
+		}
+	}
+	return false
+}
+
+// appendRRHeader appends type, class, TTL and a placeholder rdlength, and
+// returns where the rdlength goes.
+func (h *Handler) appendRRHeader(out []byte, t uint16) ([]byte, int) {
+	out = binary.BigEndian.AppendUint16(out, t)
+	out = binary.BigEndian.AppendUint16(out, mdns.ClassINET)
+	out = binary.BigEndian.AppendUint32(out, h.ttl)
+	return append(out, 0, 0), len(out)
+}
+
+func setRdlen(out []byte, at int) {
+	binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
+}
+
+// appendAddr appends an A or AAAA record after its owner name.
+func (h *Handler) appendAddr(out []byte, a zone.Address) []byte {
+	if a.IP.Is4() {
+		out, at := h.appendRRHeader(out, mdns.TypeA)
+		b := a.IP.As4()
+		out = append(out, b[:]...)
+		setRdlen(out, at)
+		return out
+	}
+	out, at := h.appendRRHeader(out, mdns.TypeAAAA)
+	b := a.IP.As16()
+	out = append(out, b[:]...)
+	setRdlen(out, at)
+	return out
+}
+
+func (h *Handler) appendSRV(out []byte, s zone.SRV, z servedZone) []byte {
+	out = binary.BigEndian.AppendUint16(out, ptrQuestion)
+	out, at := h.appendRRHeader(out, mdns.TypeSRV)
+	out = binary.BigEndian.AppendUint16(out, s.Priority)
+	out = binary.BigEndian.AppendUint16(out, s.Weight)
+	out = binary.BigEndian.AppendUint16(out, s.Port)
+	// RFC 2782: the target is never compressed.
+	out = appendName(out, s.Target.Name, z.lower)
+	setRdlen(out, at)
+	return out
+}
+
+func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byte {
+	out = appendName(out, "", z.lower)
+	out, at := h.appendRRHeader(out, mdns.TypeSOA)
+	out = appendName(out, "ns.dns", z.lower)
+	out = appendName(out, "hostmaster", z.lower)
+	out = binary.BigEndian.AppendUint32(out, uint32(snap.Modified().Unix()))
+	out = binary.BigEndian.AppendUint32(out, 7200)
+	out = binary.BigEndian.AppendUint32(out, 1800)
+	out = binary.BigEndian.AppendUint32(out, 86400)
+	out = binary.BigEndian.AppendUint32(out, h.ttl)
+	setRdlen(out, at)
+	return out
+}
+
+// appendName appends rel + "." + apex in wire form; both are dotted,
+// validated names without a trailing dot, either may be empty.
+func appendName(out []byte, rel, apex string) []byte {
+	for _, part := range [2]string{rel, apex} {
+		for part != "" {
+			label, rest, _ := strings.Cut(part, ".")
+			out = append(out, byte(len(label)))
+			out = append(out, label...)
+			part = rest
+		}
+	}
+	return append(out, 0)
+}

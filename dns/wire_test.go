@@ -1,0 +1,146 @@
+package dns
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// wireFixture is a zone with every kind of name the fast path serves.
+func wireFixture(t testing.TB, endpoints int) *zone.Zone {
+	t.Helper()
+	z := zone.New()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(z.UpsertService(&zone.Service{Namespace: "default", Name: "db", Type: zone.Headless}))
+	s := &zone.Slice{Namespace: "default", Name: "db-1", Service: "db", AddressType: zone.IPv4,
+		Ports: []zone.Port{{Name: "cql", Protocol: "TCP", Port: 9042}}}
+	for i := 0; i < endpoints; i++ {
+		s.Endpoints = append(s.Endpoints, zone.Endpoint{Ready: true, Hostname: fmt.Sprintf("db-%d", i),
+			Addresses: []netip.Addr{netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})}})
+	}
+	must(z.UpsertSlice(s))
+	must(z.UpsertSlice(&zone.Slice{Namespace: "default", Name: "db-v6", Service: "db", AddressType: zone.IPv6,
+		Ports:     []zone.Port{{Name: "cql", Protocol: "TCP", Port: 9042}},
+		Endpoints: []zone.Endpoint{{Ready: true, Hostname: "db-0", Addresses: []netip.Addr{netip.MustParseAddr("2001:db8::1")}}}}))
+	must(z.UpsertService(&zone.Service{Namespace: "default", Name: "web", Type: zone.ClusterIP,
+		ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.10")}, Ports: []zone.Port{{Name: "http", Protocol: "TCP", Port: 80}}}))
+	must(z.UpsertService(&zone.Service{Namespace: "default", Name: "ext", Type: zone.ExternalName, ExternalName: "example.com"}))
+	return z
+}
+
+// TestFastPathMatchesGeneralPath checks that every answer the wire fast path
+// gives is the one the general (miekg/dns Msg) path gives.
+func TestFastPathMatchesGeneralPath(t *testing.T) {
+	z := wireFixture(t, 3)
+	h := NewHandler(z, Options{Zones: []string{"cluster.local", "Example.Org."}})
+	names := []string{
+		"db.default.svc.cluster.local.", "DB.Default.svc.Cluster.Local.", "db-0.db.default.svc.cluster.local.",
+		"db-9.db.default.svc.cluster.local.", "_cql._tcp.db.default.svc.cluster.local.", "_tcp.db.default.svc.cluster.local.",
+		"_cql._tcp.db.default.svc.example.org.", "web.default.svc.cluster.local.", "_http._tcp.web.default.svc.cluster.local.",
+		"default.svc.cluster.local.", "svc.cluster.local.", "cluster.local.", "nope.cluster.local.",
+		"ext.default.svc.cluster.local.", "example.com.", "a.b.c.d.e.db.default.svc.cluster.local.",
+	}
+	var q wireQuery
+	served := 0
+	for _, name := range names {
+		for _, qtype := range []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeSRV, mdns.TypeTXT} {
+			for _, edns := range []uint16{0, 512, 1232, 4096} {
+				req := new(mdns.Msg)
+				req.SetQuestion(name, qtype)
+				if edns > 0 {
+					req.SetEdns0(edns, false)
+				}
+				wire, err := req.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !parseQuery(wire, &q) {
+					t.Fatalf("%s: plain query not parsed", name)
+				}
+				fast, _, ok := h.fastAnswer(wire, &q, nil)
+				if !ok {
+					continue
+				}
+				served++
+				got := new(mdns.Msg)
+				if err := got.Unpack(fast); err != nil {
+					t.Fatalf("%s %d: fast answer does not unpack: %v", name, qtype, err)
+				}
+				want := h.Answer(req)
+				fit(want, req, false)
+				// Compare the unpacked forms: compression differs, content must not.
+				wb, _ := want.Pack()
+				wantU := new(mdns.Msg)
+				wantU.Unpack(wb)
+				if got.String() != wantU.String() {
+					t.Errorf("%s %s edns=%d:\nfast:\n%s\ngeneral:\n%s", name, mdns.TypeToString[qtype], edns, got, wantU)
+				}
+			}
+		}
+	}
+	if served < 50 {
+		t.Errorf("fast path served only %d queries; expected it to take the common ones", served)
+	}
+}
+
+func TestParseQueryRejectsOddShapes(t *testing.T) {
+	var q wireQuery
+	req := new(mdns.Msg)
+	req.SetQuestion("db.default.svc.cluster.local.", mdns.TypeA)
+	ok, _ := req.Pack()
+	for name, b := range map[string][]byte{
+		"short":     ok[:10],
+		"response":  append([]byte{ok[0], ok[1], ok[2] | 0x80}, ok[3:]...),
+		"2 qd":      append(append([]byte{}, ok[:5]...), append([]byte{2}, ok[6:]...)...),
+		"trailing":  append(append([]byte{}, ok...), 0),
+		"truncated": ok[:len(ok)-2],
+		"pointer":   append(append([]byte{}, ok[:12]...), 0xC0, 12, 0, 1, 0, 1),
+	} {
+		if parseQuery(b, &q) {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestFastPathDoesNotAllocate is the zero-allocation promise of the UDP hot path.
+func TestFastPathDoesNotAllocate(t *testing.T) {
+	z := wireFixture(t, 10)
+	h := NewHandler(z, Options{Metrics: nil})
+	out := make([]byte, 0, mdns.MaxMsgSize)
+	var q wireQuery
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+	}{
+		{"db.default.svc.cluster.local.", mdns.TypeA},
+		{"db-3.db.default.svc.cluster.local.", mdns.TypeA},
+		{"db-0.db.default.svc.cluster.local.", mdns.TypeAAAA},
+		{"_cql._tcp.db.default.svc.cluster.local.", mdns.TypeSRV},
+		{"nope.db.default.svc.cluster.local.", mdns.TypeA},
+		{"db-1.db.default.svc.cluster.local.", mdns.TypeAAAA},
+	} {
+		req := new(mdns.Msg)
+		req.SetQuestion(c.name, c.qtype)
+		req.SetEdns0(1232, false)
+		wire, _ := req.Pack()
+		allocs := testing.AllocsPerRun(200, func() {
+			if !parseQuery(wire, &q) {
+				t.Fatal("not parsed")
+			}
+			if _, _, ok := h.fastAnswer(wire, &q, out); !ok {
+				t.Fatal("not served by the fast path")
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s %s: %v allocations per query", c.name, mdns.TypeToString[c.qtype], allocs)
+		}
+	}
+}
