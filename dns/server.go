@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -28,23 +29,34 @@ type Server struct {
 	udp     []*net.UDPConn
 	servers []*mdns.Server // TCP
 	addr    net.Addr
+	stopped bool // Shutdown was called
 }
 
 // Listen binds the UDP and TCP sockets. It returns an error, and holds
 // nothing, if either cannot be bound.
 func (s *Server) Listen() error {
-	conns, err := listenUDP(s.Addr, runtime.GOMAXPROCS(0))
-	if err != nil {
-		return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
-	}
-	// Bind TCP on the port UDP got, so ":0" yields one port for both.
-	tcpAddr := conns[0].LocalAddr().String()
-	ln, err := net.Listen("tcp", tcpAddr)
-	if err != nil {
+	var conns []*net.UDPConn
+	var ln net.Listener
+	for attempt := 1; ; attempt++ {
+		var err error
+		conns, err = listenUDP(s.Addr, runtime.GOMAXPROCS(0))
+		if err != nil {
+			return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
+		}
+		// Bind TCP on the port UDP got, so ":0" yields one port for both.
+		tcpAddr := conns[0].LocalAddr().String()
+		ln, err = net.Listen("tcp", tcpAddr)
+		if err == nil {
+			break
+		}
 		for _, c := range conns {
 			c.Close()
 		}
-		return fmt.Errorf("dns: listen tcp %s: %w", tcpAddr, err)
+		// With port 0, the port UDP was given may be held for TCP (by any
+		// outgoing connection): try other ports before giving up.
+		if !errors.Is(err, syscall.EADDRINUSE) || !anyPort(s.Addr) || attempt == 10 {
+			return fmt.Errorf("dns: listen tcp %s: %w", tcpAddr, err)
+		}
 	}
 	rt, wt := s.ReadTimeout, s.WriteTimeout
 	if rt == 0 {
@@ -86,7 +98,15 @@ func (s *Server) Serve() error {
 	}
 	var first error
 	for range len(servers) + len(udp) {
-		if err := <-errc; err != nil && first == nil {
+		err := <-errc
+		s.mu.Lock()
+		stopped := s.stopped
+		s.mu.Unlock()
+		if stopped && errors.Is(err, net.ErrClosed) {
+			// A TCP server that Shutdown overtook (see there) found its listener closed.
+			err = nil
+		}
+		if err != nil && first == nil {
 			first = err
 			s.Shutdown(context.Background())
 		}
@@ -105,6 +125,7 @@ func (s *Server) ListenAndServe() error {
 // Shutdown stops both transports, letting queries in flight finish until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	s.stopped = true
 	servers, udp := s.servers, s.udp
 	s.mu.Unlock()
 	for _, c := range udp {
@@ -112,11 +133,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	var first error
 	for _, srv := range servers {
-		if err := srv.ShutdownContext(ctx); err != nil && first == nil && !isNotStarted(err) {
+		err := srv.ShutdownContext(ctx)
+		if isNotStarted(err) {
+			// Serve has not reached ActivateAndServe yet, which would then
+			// serve forever; with its listener closed it returns at once.
+			srv.Listener.Close()
+			continue
+		}
+		if err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// anyPort reports whether addr leaves the port to the system.
+func anyPort(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	return err == nil && (port == "" || port == "0")
 }
 
 func isNotStarted(err error) bool { return err != nil && err.Error() == "dns: server not started" }

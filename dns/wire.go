@@ -143,10 +143,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	if exists && node.CNAME != "" {
 		return nil, 0, false
 	}
-	limit := mdns.MinMsgSize
-	if q.edns && int(q.udpSize) > limit {
-		limit = int(q.udpSize)
-	}
+	limit := udpLimit(q.edns, q.udpSize)
 
 	out = append(out[:0], req[:q.qend]...)
 	var an, ar int
@@ -183,7 +180,6 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		return nil, 0, false
 	}
 	if q.qtype == mdns.TypeSRV && an > 0 {
-		mark := len(out)
 		extra := 0
 		for i, s := range node.SRV {
 			if seenTarget(node.SRV[:i], s.Target) {
@@ -200,9 +196,11 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 				extra++
 			}
 		}
-		// Additional data that does not fit is left out silently (RFC 2181 9).
+		// Names here are not compressed, so additional data that does not
+		// fit may still fit compressed: the general path decides, dropping it
+		// silently only if it really does not fit (RFC 2181 9).
 		if len(out)+11 > limit {
-			out, extra = out[:mark], 0
+			return nil, 0, false
 		}
 		ar = extra
 	}

@@ -37,7 +37,7 @@ var hashSeed = maphash.MakeSeed()
 // allocation-free.
 type stringHasher struct{}
 
-func (stringHasher) Hash(k string) uint32    { return uint32(maphash.String(hashSeed, k)) }
+func (stringHasher) Hash(k string) uint32   { return uint32(maphash.String(hashSeed, k)) }
 func (stringHasher) Equal(a, b string) bool { return a == b }
 
 type addrHasher struct{}

@@ -47,7 +47,7 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 	case "dns-version":
 		return versionNode, true
 	case "svc":
-		return entNode, s.namespaces.Len() > 0
+		return ent(s.namespaces.Len() > 0)
 	}
 	rest, ok := strings.CutSuffix(name, ".svc")
 	if !ok {
@@ -57,7 +57,7 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 	dot := strings.LastIndexByte(rest, '.')
 	if dot < 0 {
 		_, ok := s.namespaces.Get(rest)
-		return entNode, ok
+		return ent(ok)
 	}
 	keyStart := strings.LastIndexByte(rest[:dot], '.') + 1
 	e, ok := s.services.Get(rest[keyStart:])
@@ -72,10 +72,13 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 	return n, ok
 }
 
-// PTR is one reverse record: an address and the node it points back at.
-type PTR struct {
-	Address
-	Target *Node
+// ent is the empty non-terminal when it exists, keeping Lookup's promise of
+// a nil node for a name that does not.
+func ent(exists bool) (*Node, bool) {
+	if !exists {
+		return nil, false
+	}
+	return entNode, true
 }
 
 // LookupAddr returns the names that point back from ip (PTR targets): the

@@ -230,4 +230,3 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 		w.reverse = w.reverse.Set(ip, next)
 	}
 }
-

@@ -1,0 +1,354 @@
+package zone_test
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// ep builds a normalised endpoint; an empty host means "no hostname".
+func ep(host string, ready bool, addrs ...string) zone.Endpoint {
+	e := zone.Endpoint{Hostname: host, Ready: ready, Serving: ready}
+	for _, a := range addrs {
+		e.Addresses = append(e.Addresses, netip.MustParseAddr(a))
+	}
+	return e
+}
+
+func headless(ns, name string) *zone.Service {
+	return &zone.Service{Namespace: ns, Name: name, Type: zone.Headless}
+}
+
+func clusterIP(ns, name string, ips ...string) *zone.Service {
+	s := &zone.Service{Namespace: ns, Name: name, Type: zone.ClusterIP}
+	for _, ip := range ips {
+		s.ClusterIPs = append(s.ClusterIPs, netip.MustParseAddr(ip))
+	}
+	return s
+}
+
+func slice(ns, name, svc string, at zone.AddressType, ports []zone.Port, eps ...zone.Endpoint) *zone.Slice {
+	return &zone.Slice{Namespace: ns, Name: name, Service: svc, AddressType: at, Ports: ports, Endpoints: eps}
+}
+
+var cql = []zone.Port{{Name: "cql", Protocol: "TCP", Port: 9042}}
+
+// build feeds objects (*zone.Service or *zone.Slice) to a new zone.
+func build(t testing.TB, objs ...any) *zone.Zone {
+	t.Helper()
+	z := zone.New()
+	feed(t, z, objs...)
+	return z
+}
+
+func feed(t testing.TB, z *zone.Zone, objs ...any) {
+	t.Helper()
+	for _, o := range objs {
+		var err error
+		switch o := o.(type) {
+		case *zone.Service:
+			err = z.UpsertService(o)
+		case *zone.Slice:
+			err = z.UpsertSlice(o)
+		default:
+			t.Fatalf("feed: unexpected %T", o)
+		}
+		if err != nil {
+			t.Fatalf("feed: %v", err)
+		}
+	}
+}
+
+// render describes what a name holds in one sorted line, so that tables can
+// state expectations as text: "NXDOMAIN", "" for an empty non-terminal, or
+// records such as "A 10.0.0.1; SRV 0 100 80 x.ns.svc".
+func render(s *zone.Snapshot, name string) string {
+	n, ok := s.Lookup(name)
+	if !ok {
+		if n != nil {
+			return "NXDOMAIN with a node"
+		}
+		return "NXDOMAIN"
+	}
+	var rr []string
+	for _, a := range n.A {
+		rr = append(rr, "A "+a.IP.String())
+	}
+	for _, a := range n.AAAA {
+		rr = append(rr, "AAAA "+a.IP.String())
+	}
+	for _, r := range n.SRV {
+		rr = append(rr, fmt.Sprintf("SRV %d %d %d %s", r.Priority, r.Weight, r.Port, r.Target.Name))
+	}
+	if n.CNAME != "" {
+		rr = append(rr, "CNAME "+n.CNAME)
+	}
+	for _, t := range n.TXT {
+		rr = append(rr, "TXT "+t)
+	}
+	slices.Sort(rr)
+	return strings.Join(rr, "; ")
+}
+
+func TestUpsertRejectsInvalid(t *testing.T) {
+	bad := []any{
+		&zone.Service{Namespace: "default", Name: "My-Svc", Type: zone.Headless},
+		&zone.Service{Namespace: "", Name: "svc", Type: zone.Headless},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ClusterIP},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ClusterIP, ClusterIPs: []netip.Addr{{}}},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ExternalName, ExternalName: "bad..name"},
+		&zone.Service{Namespace: "default", Name: "svc", Type: 9},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
+			Ports: []zone.Port{{Name: "a-very-long-port-name", Protocol: "TCP", Port: 1}}},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
+			Ports: []zone.Port{{Name: "http", Protocol: "HTTP", Port: 80}}},
+		slice("default", "s", "", zone.IPv4, nil),
+		slice("default", "", "svc", zone.IPv4, nil),
+		slice("default", "s", "svc", zone.IPv4, nil, ep("", true)),
+		slice("default", "s", "svc", zone.IPv4, nil, ep("", true, "2001:db8::1")),
+		slice("default", "s", "svc", zone.IPv6, nil, ep("", true, "10.0.0.1")),
+		slice("default", "s", "svc", zone.IPv6, nil, ep("", true, "::ffff:10.0.0.1")),
+		slice("default", "s", "svc", zone.IPv4, nil, ep("Web_0", true, "10.0.0.1")),
+		slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: "_x", Protocol: "TCP"}}),
+		slice("default", "s", "svc", zone.AddressType(7), nil),
+	}
+	for i, o := range bad {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			z := build(t, headless("default", "svc"), slice("default", "s", "svc", zone.IPv4, cql, ep("web-0", true, "10.0.0.9")))
+			before := z.Snapshot()
+			var err error
+			switch o := o.(type) {
+			case *zone.Service:
+				err = z.UpsertService(o)
+			case *zone.Slice:
+				err = z.UpsertSlice(o)
+			}
+			if err == nil {
+				t.Fatalf("Upsert(%+v) succeeded", o)
+			}
+			if z.Snapshot() != before {
+				t.Fatal("a refused Upsert published a new snapshot")
+			}
+			if got := render(z.Snapshot(), "svc.default.svc"); got != "A 10.0.0.9; SRV 0 100 9042 web-0.svc.default.svc" {
+				t.Fatalf("zone changed: svc.default.svc = %q", got)
+			}
+		})
+	}
+}
+
+func TestZoneChanges(t *testing.T) {
+	svcA, svcB := headless("default", "a"), headless("default", "b")
+	moving := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
+	moved := slice("default", "s1", "b", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
+	other := slice("default", "s2", "a", zone.IPv4, cql, ep("pod-2", true, "10.0.0.2"))
+	tests := []struct {
+		name  string
+		steps func(t *testing.T, z *zone.Zone)
+		want  map[string]string
+	}{{
+		name:  "slice moves to another Service when its label changes",
+		steps: func(t *testing.T, z *zone.Zone) { feed(t, z, svcA, svcB, moving, other, moved) },
+		want: map[string]string{
+			"a.default.svc": "A 10.0.0.2; SRV 0 100 9042 pod-2.a.default.svc", "pod-1.a.default.svc": "NXDOMAIN",
+			"b.default.svc": "A 10.0.0.1; SRV 0 100 9042 pod-1.b.default.svc", "pod-1.b.default.svc": "A 10.0.0.1",
+		},
+	}, {
+		name: "moved slice deleted from its new Service only",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, svcB, moving, other, moved)
+			z.DeleteSlice("default", "s1")
+		},
+		want: map[string]string{"a.default.svc": "A 10.0.0.2; SRV 0 100 9042 pod-2.a.default.svc", "b.default.svc": "NXDOMAIN"},
+	}, {
+		name: "deleting a slice keeps the others",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving, other)
+			z.DeleteSlice("default", "s1")
+			z.DeleteSlice("default", "nope")
+		},
+		want: map[string]string{"a.default.svc": "A 10.0.0.2; SRV 0 100 9042 pod-2.a.default.svc", "pod-1.a.default.svc": "NXDOMAIN"},
+	}, {
+		name: "deleting the last slice of a headless Service",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving)
+			z.DeleteSlice("default", "s1")
+		},
+		want: map[string]string{"a.default.svc": "NXDOMAIN", "default.svc": ""},
+	}, {
+		name: "deleted Service with lingering slices answers nothing",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving)
+			z.DeleteService("default", "a")
+			z.DeleteService("default", "never")
+		},
+		want: map[string]string{
+			"a.default.svc": "NXDOMAIN", "pod-1.a.default.svc": "NXDOMAIN",
+			"_cql._tcp.a.default.svc": "NXDOMAIN", "default.svc": "NXDOMAIN", "svc": "NXDOMAIN",
+		},
+	}, {
+		name: "Service coming back finds its lingering slices",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving)
+			z.DeleteService("default", "a")
+			feed(t, z, svcA)
+		},
+		want: map[string]string{"a.default.svc": "A 10.0.0.1; SRV 0 100 9042 pod-1.a.default.svc"},
+	}, {
+		name:  "slices before their Service answer nothing",
+		steps: func(t *testing.T, z *zone.Zone) { feed(t, z, moving) },
+		want:  map[string]string{"a.default.svc": "NXDOMAIN", "pod-1.a.default.svc": "NXDOMAIN", "default.svc": "NXDOMAIN"},
+	}, {
+		name:  "then the Service arrives",
+		steps: func(t *testing.T, z *zone.Zone) { feed(t, z, moving, svcA) },
+		want:  map[string]string{"a.default.svc": "A 10.0.0.1; SRV 0 100 9042 pod-1.a.default.svc", "_cql._tcp.a.default.svc": "SRV 0 100 9042 pod-1.a.default.svc"},
+	}, {
+		name: "Service turns from headless to ClusterIP",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving, clusterIP("default", "a", "10.96.0.5"))
+		},
+		want: map[string]string{"a.default.svc": "A 10.96.0.5", "_cql._tcp.a.default.svc": "NXDOMAIN"},
+	}, {
+		name: "endpoint turns not ready",
+		steps: func(t *testing.T, z *zone.Zone) {
+			feed(t, z, svcA, moving, other, slice("default", "s2", "a", zone.IPv4, cql, ep("pod-2", false, "10.0.0.2")))
+		},
+		want: map[string]string{"a.default.svc": "A 10.0.0.1; SRV 0 100 9042 pod-1.a.default.svc", "pod-2.a.default.svc": "NXDOMAIN"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			z := zone.New()
+			tc.steps(t, z)
+			for name, want := range tc.want {
+				if got := render(z.Snapshot(), name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSnapshotsAreImmutable(t *testing.T) {
+	z := build(t, headless("default", "a"), slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1")))
+	old := z.Snapshot()
+	oldNode, _ := old.Lookup("a.default.svc")
+	oldSerial := old.Modified()
+
+	feed(t, z, slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"), ep("pod-2", true, "10.0.0.2")))
+	feed(t, z, headless("default", "b"), slice("default", "s9", "b", zone.IPv4, nil, ep("", true, "10.0.0.9")))
+	z.DeleteSlice("default", "s1")
+
+	if got := render(old, "a.default.svc"); got != "A 10.0.0.1; SRV 0 100 9042 pod-1.a.default.svc" {
+		t.Errorf("old snapshot: a.default.svc = %q", got)
+	}
+	for _, name := range []string{"pod-2.a.default.svc", "b.default.svc"} {
+		if got := render(old, name); got != "NXDOMAIN" {
+			t.Errorf("old snapshot: %s = %q", name, got)
+		}
+	}
+	if n, _ := old.Lookup("a.default.svc"); n != oldNode || len(n.A) != 1 {
+		t.Error("old snapshot's node was replaced or changed")
+	}
+	if old.Modified() != oldSerial || old.Stats() != (zone.Stats{Services: 1, ReadyEndpoints: 1}) {
+		t.Errorf("old snapshot metadata changed: %v %+v", old.Modified(), old.Stats())
+	}
+	now := z.Snapshot()
+	if got := render(now, "a.default.svc"); got != "NXDOMAIN" {
+		t.Errorf("new snapshot: a.default.svc = %q", got)
+	}
+	if got := render(now, "b.default.svc"); got != "A 10.0.0.9" {
+		t.Errorf("new snapshot: b.default.svc = %q", got)
+	}
+	if now.Modified().Before(oldSerial) {
+		t.Error("Modified went backwards")
+	}
+}
+
+func TestStats(t *testing.T) {
+	z := build(t,
+		headless("default", "a"), clusterIP("default", "c", "10.96.0.1"), headless("default", "idle"),
+		slice("default", "a1", "a", zone.IPv4, nil, ep("", true, "10.0.0.1"), ep("", false, "10.0.0.2")),
+		slice("default", "a2", "a", zone.IPv4, nil, ep("", true, "10.0.0.1"), ep("", true, "10.0.0.3")),
+		slice("default", "ghost", "gone", zone.IPv4, nil, ep("", true, "10.0.0.4")),
+	)
+	if got, want := z.Snapshot().Stats(), (zone.Stats{Services: 3, ReadyEndpoints: 2}); got != want {
+		t.Errorf("Stats = %+v, want %+v", got, want)
+	}
+	z.DeleteService("default", "a")
+	if got, want := z.Snapshot().Stats(), (zone.Stats{Services: 2, ReadyEndpoints: 0}); got != want {
+		t.Errorf("after delete: Stats = %+v, want %+v", got, want)
+	}
+}
+
+func TestLookupAddr(t *testing.T) {
+	z := build(t,
+		headless("default", "db"), clusterIP("default", "api", "10.96.0.1", "fd00::1"), headless("other", "db"),
+		slice("default", "db-1", "db", zone.IPv4, cql, ep("db-0", true, "10.0.0.1"), ep("", true, "10.0.0.2"), ep("db-2", false, "10.0.0.3")),
+		slice("default", "db-2", "db", zone.IPv6, cql, ep("db-0", true, "2001:db8::1")),
+		slice("other", "db-1", "db", zone.IPv4, nil, ep("", true, "10.0.0.1")),
+	)
+	names := func(ip string) string {
+		var out []string
+		for _, n := range z.Snapshot().LookupAddr(netip.MustParseAddr(ip)) {
+			out = append(out, n.Name)
+		}
+		return strings.Join(out, " ")
+	}
+	check := func(ip, want string) {
+		t.Helper()
+		if got := names(ip); got != want {
+			t.Errorf("LookupAddr(%s) = %q, want %q", ip, got, want)
+		}
+	}
+	check("10.0.0.1", "10-0-0-1.db.other.svc db-0.db.default.svc")
+	check("::ffff:10.0.0.1", "10-0-0-1.db.other.svc db-0.db.default.svc")
+	check("10.0.0.2", "10-0-0-2.db.default.svc")
+	check("10.0.0.3", "")
+	check("2001:db8::1", "db-0.db.default.svc")
+	check("10.96.0.1", "api.default.svc")
+	check("fd00::1", "api.default.svc")
+	check("192.0.2.1", "")
+
+	feed(t, z, slice("default", "db-1", "db", zone.IPv4, cql, ep("db-2", true, "10.0.0.3")))
+	z.DeleteService("other", "db")
+	feed(t, z, clusterIP("default", "api", "10.96.0.2"))
+	check("10.0.0.1", "")
+	check("10.0.0.3", "db-2.db.default.svc")
+	check("10.96.0.1", "")
+	check("fd00::1", "")
+	check("10.96.0.2", "api.default.svc")
+}
+
+// TestConcurrentReaders is for -race: readers never see a torn write.
+func TestConcurrentReaders(t *testing.T) {
+	z := build(t, headless("default", "a"))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := z.Snapshot()
+				if n, ok := s.Lookup("a.default.svc"); ok && len(n.A) != 2 {
+					t.Errorf("torn read: %d addresses", len(n.A))
+					return
+				}
+				s.LookupAddr(netip.MustParseAddr("10.0.0.1"))
+			}
+		})
+	}
+	for i := range 200 {
+		feed(t, z, slice("default", "s", "a", zone.IPv4, nil,
+			ep("", true, fmt.Sprintf("10.0.%d.1", i%200)), ep("", true, fmt.Sprintf("10.1.%d.1", i%200))))
+	}
+	close(stop)
+	wg.Wait()
+}
