@@ -184,14 +184,26 @@ func (h *Handler) soa(z servedZone, snap *zone.Snapshot) *mdns.SOA {
 	}
 }
 
-// fit makes resp fit the client's limit: 512 bytes over UDP, or the EDNS0
-// size it offered; 64 KiB over TCP. Additional data goes first and silently
+// udpLimit is the largest UDP response for a client: 512 bytes without EDNS0,
+// else the size it offered, but never above the size slicedns advertises:
+// larger datagrams fragment, and fragments are lost on overlay networks
+// (the DNS Flag Day 2020 advice that BIND, Knot and Unbound follow).
+func udpLimit(edns bool, offered uint16) int {
+	if !edns {
+		return mdns.MinMsgSize
+	}
+	return min(max(int(offered), mdns.MinMsgSize), advertisedUDPSize)
+}
+
+// fit makes resp fit the client's limit (udpLimit over UDP, 64 KiB over TCP). Additional data goes first and silently
 // (RFC 2181 9); if the answer itself does not fit, it is cut and TC is set so
 // the client retries over TCP.
 func fit(resp, req *mdns.Msg, tcp bool) {
-	size := mdns.MinMsgSize
-	if opt := req.IsEdns0(); opt != nil && int(opt.UDPSize()) > size {
-		size = int(opt.UDPSize())
+	var size int
+	if opt := req.IsEdns0(); opt != nil {
+		size = udpLimit(true, opt.UDPSize())
+	} else {
+		size = udpLimit(false, 0)
 	}
 	if tcp {
 		size = mdns.MaxMsgSize

@@ -1,9 +1,6 @@
 package zone
 
-import (
-	"net/netip"
-	"sync/atomic"
-)
+import "net/netip"
 
 // A Node is one owner name in the zone with every record it holds. Nodes are
 // immutable once published: an update builds new Nodes and swaps them in.
@@ -24,8 +21,6 @@ type Node struct {
 	// CNAME is the absolute target of an ExternalName Service, without a trailing dot.
 	CNAME string
 	TXT   []string
-
-	memo atomic.Pointer[any]
 }
 
 // Address is an A or AAAA record's data and the endpoint it came from (nil
@@ -48,17 +43,3 @@ type SRV struct {
 func (n *Node) Empty() bool {
 	return len(n.A) == 0 && len(n.AAAA) == 0 && len(n.SRV) == 0 && n.CNAME == "" && len(n.TXT) == 0
 }
-
-// Memo returns what SetMemo stored on the node, or nil. It lets a DNS layer
-// cache the encoded answers for a node: because nodes are replaced, never
-// changed, the memo is dropped exactly when the records change.
-func (n *Node) Memo() any {
-	if p := n.memo.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
-// SetMemo stores v for Memo. Concurrent callers may race; the last store wins,
-// so v must be a pure function of the node.
-func (n *Node) SetMemo(v any) { n.memo.Store(&v) }

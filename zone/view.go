@@ -54,6 +54,29 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 	srvSeen := map[srvKey]bool{}
 	var srvOrder []string
 	srvs := map[string][]SRV{}
+	// addSRV files one SRV record under its port's name, and under "" for
+	// the SRV records of the Service name itself, which (as in CoreDNS)
+	// list every port, named or not.
+	addSRV := func(p Port, target *Node) {
+		labels := [2]string{"", ""}
+		if p.Name != "" {
+			labels[1] = srvLabel(p)
+		}
+		for i, label := range labels {
+			if i == 1 && label == "" {
+				break
+			}
+			k := srvKey{label, target, p.Port}
+			if srvSeen[k] {
+				continue
+			}
+			srvSeen[k] = true
+			if _, ok := srvs[label]; !ok {
+				srvOrder = append(srvOrder, label)
+			}
+			srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: target})
+		}
+	}
 
 	for _, sliceName := range names {
 		s := slicesByName[sliceName]
@@ -99,20 +122,8 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 				continue
 			}
 			for _, p := range s.Ports {
-				if p.Name == "" {
-					continue
-				}
-				label := srvLabel(p)
 				for _, t := range targets {
-					k := srvKey{label, t, p.Port}
-					if srvSeen[k] {
-						continue
-					}
-					srvSeen[k] = true
-					if _, ok := srvs[label]; !ok {
-						srvOrder = append(srvOrder, label)
-					}
-					srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: t})
+					addSRV(p, t)
 				}
 			}
 		}
@@ -129,14 +140,7 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 			v.ptrs = append(v.ptrs, ptr{addr: a, node: self})
 		}
 		for _, p := range svc.Ports {
-			if p.Name == "" {
-				continue
-			}
-			label := srvLabel(p)
-			if _, ok := srvs[label]; !ok {
-				srvOrder = append(srvOrder, label)
-			}
-			srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: self})
+			addSRV(p, self)
 		}
 	}
 
@@ -146,6 +150,10 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 		weight := uint16(max(1, 100/len(records)))
 		for i := range records {
 			records[i].Weight = weight
+		}
+		if label == "" {
+			self.SRV = records
+			continue
 		}
 		v.nodes[label] = &Node{Name: label + "." + base, Service: svc, SRV: records}
 		proto := label[strings.IndexByte(label, '.')+1:]
