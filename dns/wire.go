@@ -145,8 +145,19 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	limit := udpLimit(q.edns, q.udpSize)
 
+	optLen := 0
+	if q.edns {
+		optLen = 11
+	}
 	out = append(out[:0], req[:q.qend]...)
-	var an, ar int
+	// fitLen and fitCount remember the longest run of whole answer records
+	// that fits, should the answer need truncating.
+	var an, ar, fitLen, fitCount int
+	fits := func() {
+		if len(out)+optLen <= limit {
+			fitLen, fitCount = len(out), an
+		}
+	}
 	if exists {
 		switch q.qtype {
 		case mdns.TypeA:
@@ -154,17 +165,20 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
 				out = h.appendAddr(out, a)
 				an++
+				fits()
 			}
 		case mdns.TypeAAAA:
 			for _, a := range node.AAAA {
 				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
 				out = h.appendAddr(out, a)
 				an++
+				fits()
 			}
 		case mdns.TypeSRV:
 			for _, s := range node.SRV {
 				out = h.appendSRV(out, s, z)
 				an++
+				fits()
 			}
 		}
 	}
@@ -176,31 +190,40 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		out = h.appendSOA(out, z, snap)
 		ns = 1
 	}
-	if len(out)+11 > limit {
-		return nil, 0, false
+	truncated := false
+	if len(out)+optLen > limit {
+		if an == 0 {
+			return nil, 0, false
+		}
+		// As miekg/dns's Truncate: the whole records that fit, TC set, no
+		// authority or additional data; the client retries over TCP.
+		out, an, truncated = out[:fitLen], fitCount, true
 	}
-	if q.qtype == mdns.TypeSRV && an > 0 {
-		extra := 0
+	if q.qtype == mdns.TypeSRV && an > 0 && !truncated {
+		mark, extra := len(out), 0
+		// Each additional record's owner points at its target's name in the
+		// answer's SRV rdata, as miekg/dns compresses it.
+		off := q.qend
 		for i, s := range node.SRV {
+			targetAt := off + 2 + 10 + 6
+			off = targetAt + nameWireLen(s.Target.Name, z.lower)
 			if seenTarget(node.SRV[:i], s.Target) {
 				continue
 			}
 			for _, a := range s.Target.A {
-				out = appendName(out, s.Target.Name, z.lower)
+				out = binary.BigEndian.AppendUint16(out, uint16(0xC000|targetAt))
 				out = h.appendAddr(out, a)
 				extra++
 			}
 			for _, a := range s.Target.AAAA {
-				out = appendName(out, s.Target.Name, z.lower)
+				out = binary.BigEndian.AppendUint16(out, uint16(0xC000|targetAt))
 				out = h.appendAddr(out, a)
 				extra++
 			}
 		}
-		// Names here are not compressed, so additional data that does not
-		// fit may still fit compressed: the general path decides, dropping it
-		// silently only if it really does not fit (RFC 2181 9).
-		if len(out)+11 > limit {
-			return nil, 0, false
+		// Additional data that does not fit is left out silently (RFC 2181 9).
+		if len(out)+optLen > limit {
+			out, extra = out[:mark], 0
 		}
 		ar = extra
 	}
@@ -211,6 +234,9 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		ar++
 	}
 	flags := uint16(flagQR|flagAA) | q.flags&(flagRD|flagCD) | uint16(rcode)
+	if truncated {
+		flags |= flagTC
+	}
 	binary.BigEndian.PutUint16(out[2:], flags)
 	binary.BigEndian.PutUint16(out[6:], uint16(an))
 	binary.BigEndian.PutUint16(out[8:], uint16(ns))
@@ -280,6 +306,17 @@ func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byt
 	out = binary.BigEndian.AppendUint32(out, h.ttl)
 	setRdlen(out, at)
 	return out
+}
+
+// nameWireLen is the length appendName gives rel + "." + apex.
+func nameWireLen(rel, apex string) int {
+	n := 1
+	for _, part := range [2]string{rel, apex} {
+		if part != "" {
+			n += len(part) + 1
+		}
+	}
+	return n
 }
 
 // appendName appends rel + "." + apex in wire form; both are dotted,
