@@ -1,0 +1,171 @@
+package zone
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// A Resolver looks names up in a zone in-process, the way net.Resolver looks
+// them up in DNS, with no sockets and no wire format: for a program that
+// embeds a zone and wants the answers its pods would get. Names may be
+// relative to the cluster domain ("my-db-0.my-db.default.svc") or fully
+// qualified ("my-db-0.my-db.default.svc.cluster.local."), in any case, with
+// or without the final dot. Names outside the domain are not found: a
+// Resolver knows only the zone.
+//
+// Errors are *net.DNSError, with IsNotFound set when the name does not exist
+// or holds no record of the kind asked for, as net.Resolver reports them.
+// The zero Resolver is not usable: set Zone. A Resolver is safe for
+// concurrent use; each call reads one snapshot.
+type Resolver struct {
+	// Zone is what the Resolver reads; *Zone is one. Each call reads the
+	// snapshot current when it starts.
+	Zone interface{ Snapshot() *Snapshot }
+	// Domain is the cluster domain that fully qualified names end in.
+	// Default "cluster.local".
+	Domain string
+}
+
+// Result is what a name holds, with where each record came from.
+type Result struct {
+	// Name is the name resolved, fully qualified: lower case, ending in the
+	// domain and a dot.
+	Name string
+	// Service is the Service the name belongs to; nil for names outside any
+	// Service (the domain itself, "svc", "<namespace>.svc").
+	Service *Service
+	// Addresses are the name's A records then its AAAA records, in the
+	// order a query returns them. Each names the endpoint it came from, or
+	// none for a Service's cluster IP.
+	Addresses []Address
+	// SRV are the name's SRV records: those of a _<port>._<proto> name, or
+	// of every named port at a Service's name. Their Targets are relative
+	// to the domain: Target.Name + "." + Domain.
+	SRV []SRV
+	// CNAME is the target of an ExternalName Service, fully qualified with a
+	// final dot; the name then holds nothing else.
+	CNAME string
+	// Service, the endpoints and the SRV targets are the zone's own objects,
+	// shared by every reader: do not modify them.
+}
+
+// maxCNAMEs bounds how many in-zone CNAMEs LookupHost follows, against an
+// ExternalName Service that points at itself.
+const maxCNAMEs = 8
+
+// Resolve returns every record name holds. It fails with IsNotFound when the
+// name does not exist (NXDOMAIN) or holds no record (an empty non-terminal
+// such as "default.svc"). It does not follow a CNAME: Result.CNAME says
+// where it points.
+func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(name, err)
+	}
+	rel, fqdn := r.split(name)
+	n, ok := r.Zone.Snapshot().Lookup(rel)
+	if !ok || n.Empty() {
+		return nil, notFound(fqdn)
+	}
+	res := &Result{Name: fqdn, Service: n.Service, SRV: slices.Clone(n.SRV)}
+	res.Addresses = append(append(res.Addresses, n.A...), n.AAAA...)
+	if n.CNAME != "" {
+		res.CNAME = n.CNAME + "."
+	}
+	return res, nil
+}
+
+// LookupHost returns host's addresses, IPv4 before IPv6, in the order a
+// query returns them (net.Resolver sorts them by RFC 6724 instead). An IP
+// address is returned as it is. A CNAME to a name in the zone is followed;
+// one to a name outside it fails, because a Resolver asks no other server:
+// Resolve returns the CNAME so that the caller can ask one.
+func (r *Resolver) LookupHost(ctx context.Context, host string) ([]string, error) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return []string{ip.String()}, nil
+	}
+	name := host
+	for range maxCNAMEs {
+		res, err := r.Resolve(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		if res.CNAME == "" {
+			if len(res.Addresses) == 0 {
+				return nil, notFound(res.Name)
+			}
+			out := make([]string, len(res.Addresses))
+			for i, a := range res.Addresses {
+				out[i] = a.IP.String()
+			}
+			return out, nil
+		}
+		if !r.inDomain(res.CNAME) {
+			return nil, &net.DNSError{Err: "CNAME to " + res.CNAME + ", outside the cluster domain", Name: res.Name}
+		}
+		name = res.CNAME
+	}
+	return nil, &net.DNSError{Err: "too many CNAMEs", Name: host}
+}
+
+// LookupSRV looks up _service._proto.name, or name itself when service and
+// proto are both empty, as net.Resolver.LookupSRV does. It returns the name
+// looked up, fully qualified, and its records with fully qualified targets.
+// The records keep the zone's order rather than being shuffled by weight:
+// every record of a name has priority 0 and the same weight, so clients
+// may pick any.
+func (r *Resolver) LookupSRV(ctx context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	if service != "" || proto != "" {
+		name = "_" + service + "._" + proto + "." + name
+	}
+	res, err := r.Resolve(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(res.SRV) == 0 {
+		return "", nil, notFound(res.Name)
+	}
+	out := make([]*net.SRV, len(res.SRV))
+	for i, s := range res.SRV {
+		out[i] = &net.SRV{Target: s.Target.Name + "." + r.domain() + ".", Port: s.Port, Priority: s.Priority, Weight: s.Weight}
+	}
+	return res.Name, out, nil
+}
+
+func (r *Resolver) domain() string {
+	if r.Domain == "" {
+		return "cluster.local"
+	}
+	return strings.ToLower(strings.Trim(r.Domain, "."))
+}
+
+// split returns name relative to the domain, as Lookup wants it, and fully
+// qualified. A name that does not end in the domain is taken as relative.
+func (r *Resolver) split(name string) (rel, fqdn string) {
+	d := r.domain()
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	switch {
+	case name == d:
+		return "", d + "."
+	case strings.HasSuffix(name, "."+d):
+		return name[:len(name)-len(d)-1], name + "."
+	}
+	return name, name + "." + d + "."
+}
+
+func (r *Resolver) inDomain(fqdn string) bool {
+	d := r.domain()
+	fqdn = strings.ToLower(strings.TrimSuffix(fqdn, "."))
+	return fqdn == d || strings.HasSuffix(fqdn, "."+d)
+}
+
+func notFound(fqdn string) error {
+	return &net.DNSError{Err: "no such host", Name: fqdn, IsNotFound: true}
+}
+
+func ctxError(name string, err error) error {
+	return &net.DNSError{Err: err.Error(), Name: name, IsTimeout: errors.Is(err, context.DeadlineExceeded), UnwrapErr: err}
+}

@@ -1,0 +1,149 @@
+package zone_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+func resolverFixture(t *testing.T) *zone.Zone {
+	return build(t,
+		headless("default", "db"),
+		slice("default", "db-1", "db", zone.IPv4, cql, ep("db-0", true, "10.0.0.1"), ep("", true, "10.0.0.2")),
+		slice("default", "db-2", "db", zone.IPv6, cql, ep("db-0", true, "2001:db8::1")),
+		&zone.Service{Namespace: "default", Name: "alias", Type: zone.ExternalName, ExternalName: "db.default.svc.example.org"},
+		&zone.Service{Namespace: "default", Name: "loop", Type: zone.ExternalName, ExternalName: "loop.default.svc.example.org."},
+		&zone.Service{Namespace: "default", Name: "out", Type: zone.ExternalName, ExternalName: "db.example.com"},
+		clusterIP("default", "api", "10.96.0.1"),
+		headless("other", "db"),
+		slice("orphans", "x-1", "x", zone.IPv4, nil, ep("", true, "10.0.9.9")),
+	)
+}
+
+func TestResolverLookupHost(t *testing.T) {
+	r := &zone.Resolver{Zone: resolverFixture(t), Domain: "Example.org."}
+	ctx := context.Background()
+	tests := []struct{ host, want string }{
+		{"db.default.svc", "10.0.0.1 10.0.0.2 2001:db8::1"},
+		{"DB.default.SVC.example.org.", "10.0.0.1 10.0.0.2 2001:db8::1"},
+		{"db-0.db.default.svc.example.org", "10.0.0.1 2001:db8::1"},
+		{"10-0-0-2.db.default.svc", "10.0.0.2"},
+		{"alias.default.svc", "10.0.0.1 10.0.0.2 2001:db8::1"}, // in-zone CNAME followed
+		{"api.default.svc", "10.96.0.1"},
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "::ffff:192.0.2.1"},
+		{"db.other.svc", "not found"},             // headless, no endpoints: NXDOMAIN
+		{"default.svc", "not found"},              // empty non-terminal
+		{"_cql._tcp.db.default.svc", "not found"}, // NODATA
+		{"x.orphans.svc", "not found"},            // slices without their Service
+		{"db.default.svc.cluster.local", "not found"},
+		{"out.default.svc", "error: CNAME to db.example.com., outside the cluster domain"},
+		{"loop.default.svc", "error: too many CNAMEs"},
+	}
+	for _, tc := range tests {
+		addrs, err := r.LookupHost(ctx, tc.host)
+		got := strings.Join(addrs, " ")
+		var de *net.DNSError
+		switch {
+		case err != nil && !errors.As(err, &de):
+			got = fmt.Sprintf("%T %v", err, err)
+		case err != nil && de.IsNotFound:
+			got = "not found"
+		case err != nil:
+			got = "error: " + de.Err
+		}
+		if got != tc.want {
+			t.Errorf("LookupHost(%q) = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+}
+
+func TestResolverLookupSRV(t *testing.T) {
+	r := &zone.Resolver{Zone: resolverFixture(t)}
+	ctx := context.Background()
+	for _, args := range [][3]string{{"cql", "tcp", "db.default.svc"}, {"", "", "_CQL._TCP.db.default.svc.cluster.local."}} {
+		cname, srvs, err := r.LookupSRV(ctx, args[0], args[1], args[2])
+		if err != nil {
+			t.Fatalf("LookupSRV%q: %v", args, err)
+		}
+		var got []string
+		for _, s := range srvs {
+			got = append(got, fmt.Sprint(s.Target, " ", s.Port, " ", s.Priority, " ", s.Weight))
+		}
+		want := "db-0.db.default.svc.cluster.local. 9042 0 50, 10-0-0-2.db.default.svc.cluster.local. 9042 0 50"
+		if cname != "_cql._tcp.db.default.svc.cluster.local." || strings.Join(got, ", ") != want {
+			t.Errorf("LookupSRV%q = %q, %q", args, cname, got)
+		}
+	}
+	for _, name := range []string{"db-0.db.default.svc", "_http._tcp.db.default.svc", "default.svc"} {
+		var de *net.DNSError
+		if _, _, err := r.LookupSRV(ctx, "", "", name); !errors.As(err, &de) || !de.IsNotFound {
+			t.Errorf("LookupSRV(%q): err = %v, want not found", name, err)
+		}
+	}
+}
+
+func TestResolverResolve(t *testing.T) {
+	r := &zone.Resolver{Zone: resolverFixture(t)}
+	res, err := r.Resolve(context.Background(), "db-0.db.default.svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Name != "db-0.db.default.svc.cluster.local." || res.Service.Name != "db" || len(res.Addresses) != 2 ||
+		res.Addresses[0].Endpoint.Hostname != "db-0" || res.Addresses[1].IP.String() != "2001:db8::1" {
+		t.Errorf("Resolve = %+v", res)
+	}
+	res, err = r.Resolve(context.Background(), "api.default.svc")
+	if err != nil || res.Addresses[0].Endpoint != nil || res.Service.Type != zone.ClusterIP {
+		t.Errorf("Resolve(api) = %+v, %v", res, err)
+	}
+	res, err = r.Resolve(context.Background(), "out.default.svc")
+	if err != nil || res.CNAME != "db.example.com." || len(res.Addresses) != 0 {
+		t.Errorf("Resolve(out) = %+v, %v", res, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.Resolve(ctx, "db.default.svc")
+	var de *net.DNSError
+	if !errors.As(err, &de) || !errors.Is(err, context.Canceled) || de.IsNotFound {
+		t.Errorf("Resolve with a cancelled context: %v", err)
+	}
+}
+
+func TestServiceState(t *testing.T) {
+	z := resolverFixture(t)
+	feed(t, z, slice("default", "db-0", "db", zone.IPv4, nil, ep("", false, "10.0.0.3")))
+	s := z.Snapshot()
+	st, ok := s.Service("default", "db")
+	if !ok || st.Service == nil || st.Service.Name != "db" {
+		t.Fatalf("Service(default, db) = %+v, %v", st, ok)
+	}
+	var names []string
+	for _, sl := range st.Slices {
+		names = append(names, sl.Name)
+	}
+	if strings.Join(names, " ") != "db-0 db-1 db-2" {
+		t.Errorf("slices = %v, want name order", names)
+	}
+	if st, ok := s.Service("orphans", "x"); !ok || st.Service != nil || len(st.Slices) != 1 {
+		t.Errorf("Service(orphans, x) = %+v, %v; want slices without a Service", st, ok)
+	}
+	if _, ok := s.Service("default", "nope"); ok {
+		t.Error("Service(default, nope) found")
+	}
+	if got := s.NamespacesWithService("db"); strings.Join(got, " ") != "default other" {
+		t.Errorf("NamespacesWithService(db) = %v", got)
+	}
+	// Slices alone do not make a Service; nor does a prefix of a name.
+	for _, name := range []string{"x", "d", "nope"} {
+		if got := s.NamespacesWithService(name); len(got) != 0 {
+			t.Errorf("NamespacesWithService(%s) = %v", name, got)
+		}
+	}
+}
