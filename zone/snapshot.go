@@ -2,7 +2,6 @@ package zone
 
 import (
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +17,7 @@ const SpecVersion = "1.1.0"
 type Snapshot struct {
 	services   *immutable.Map[string, *entry]
 	namespaces *immutable.Map[string, int]
-	reverse    *immutable.Map[netip.Addr, []ptr]
+	reverse    *immutable.Map[netip.Addr, []*Node]
 
 	serviceCount int
 	readyCount   int
@@ -86,17 +85,8 @@ func ent(exists bool) (*Node, bool) {
 // Service name of every Service the address is a ClusterIP of, in name order.
 // The result is shared; do not modify it.
 func (s *Snapshot) LookupAddr(ip netip.Addr) []*Node {
-	ps, _ := s.reverse.Get(ip.Unmap())
-	if len(ps) == 0 {
-		return nil
-	}
-	out := make([]*Node, 0, len(ps))
-	for _, p := range ps {
-		if !slices.Contains(out, p.node) {
-			out = append(out, p.node)
-		}
-	}
-	return out
+	ns, _ := s.reverse.Get(ip.Unmap())
+	return ns
 }
 
 // Modified is when the snapshot was published: the SOA serial.

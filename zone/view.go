@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -10,16 +11,8 @@ import (
 // "_<port>._<proto>" and "_<proto>" for SRV.
 type view struct {
 	nodes map[string]*Node
-	// addrs are the addresses that PTR records point back from, with the node
-	// each points at.
-	ptrs []ptr
 	// ready counts ready endpoint addresses, for the zone's size gauge.
 	ready int
-}
-
-type ptr struct {
-	addr Address
-	node *Node
 }
 
 // buildView computes what a Service publishes from its spec and its slices.
@@ -114,7 +107,6 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 						self.AAAA = append(self.AAAA, a)
 					}
 				}
-				v.ptrs = append(v.ptrs, ptr{addr: a, node: n})
 				v.ready++
 				targets = appendUnique(targets, n)
 			}
@@ -137,7 +129,6 @@ func buildView(svc *Service, slicesByName map[string]*Slice) *view {
 			} else {
 				self.AAAA = append(self.AAAA, a)
 			}
-			v.ptrs = append(v.ptrs, ptr{addr: a, node: self})
 		}
 		for _, p := range svc.Ports {
 			addSRV(p, self)
@@ -175,4 +166,26 @@ func appendUnique(ns []*Node, n *Node) []*Node {
 		return ns
 	}
 	return append(ns, n)
+}
+
+// eachPTR calls fn for every address a PTR record points back from, with the
+// node it names: each ready endpoint address names its endpoint, and each
+// cluster IP names the Service. Deriving these when the index is updated,
+// rather than storing them, keeps a view's memory to its names.
+func (v *view) eachPTR(fn func(ip netip.Addr, n *Node)) {
+	if v == nil {
+		return
+	}
+	self := v.nodes[""]
+	for _, n := range v.nodes {
+		if n.Endpoint == nil && !(n == self && n.Service.Type == ClusterIP) {
+			continue
+		}
+		for _, a := range n.A {
+			fn(a.IP, n)
+		}
+		for _, a := range n.AAAA {
+			fn(a.IP, n)
+		}
+	}
 }

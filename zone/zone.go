@@ -34,7 +34,7 @@ func New() *Zone {
 	z.snap.Store(&Snapshot{
 		services:   immutable.NewMap[string, *entry](stringHasher{}),
 		namespaces: immutable.NewMap[string, int](stringHasher{}),
-		reverse:    immutable.NewMap[netip.Addr, []ptr](addrHasher{}),
+		reverse:    immutable.NewMap[netip.Addr, []*Node](addrHasher{}),
 		modified:   time.Now(),
 	})
 	return z
@@ -199,26 +199,24 @@ func (w *Snapshot) countNamespace(ns string, delta int) {
 // its new one, touching only the addresses either of them holds.
 func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 	touched := map[netip.Addr]bool{}
+	oldView.eachPTR(func(ip netip.Addr, _ *Node) { touched[ip] = true })
+	added := map[netip.Addr][]*Node{}
+	newView.eachPTR(func(ip netip.Addr, n *Node) {
+		touched[ip] = true
+		added[ip] = append(added[ip], n)
+	})
 	if oldView != nil {
 		w.readyCount -= oldView.ready
-		for _, p := range oldView.ptrs {
-			touched[p.addr.IP] = true
-		}
 	}
-	added := map[netip.Addr][]ptr{}
 	if newView != nil {
 		w.readyCount += newView.ready
-		for _, p := range newView.ptrs {
-			touched[p.addr.IP] = true
-			added[p.addr.IP] = append(added[p.addr.IP], p)
-		}
 	}
 	for ip := range touched {
 		cur, _ := w.reverse.Get(ip)
-		next := make([]ptr, 0, len(cur)+len(added[ip]))
-		for _, p := range cur {
-			if serviceKey(p.node.Service.Namespace, p.node.Service.Name) != key {
-				next = append(next, p)
+		next := make([]*Node, 0, len(cur)+len(added[ip]))
+		for _, n := range cur {
+			if serviceKey(n.Service.Namespace, n.Service.Name) != key {
+				next = append(next, n)
 			}
 		}
 		next = append(next, added[ip]...)
@@ -226,7 +224,7 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 			w.reverse = w.reverse.Delete(ip)
 			continue
 		}
-		slices.SortFunc(next, func(a, b ptr) int { return cmp.Compare(a.node.Name, b.node.Name) })
+		slices.SortFunc(next, func(a, b *Node) int { return cmp.Compare(a.Name, b.Name) })
 		w.reverse = w.reverse.Set(ip, next)
 	}
 }
