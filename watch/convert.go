@@ -46,6 +46,9 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 		}
 	}
 	for _, p := range s.Spec.Ports {
+		if err := checkPort(p.Port); err != nil {
+			return nil, fmt.Errorf("service %s/%s: port %q: %w", out.Namespace, s.Name, p.Name, err)
+		}
 		out.Ports = append(out.Ports, zone.Port{Name: p.Name, Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
 	}
 	if err := out.Validate(); err != nil {
@@ -92,6 +95,9 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 			port.Protocol = protocol(*p.Protocol)
 		}
 		if p.Port != nil {
+			if err := checkPort(*p.Port); err != nil {
+				return nil, fmt.Errorf("%s: port %q: %w", what, port.Name, err)
+			}
 			port.Port = uint16(*p.Port)
 		}
 		out.Ports = append(out.Ports, port)
@@ -134,6 +140,15 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkPort refuses numbers that would wrap in a uint16: the API server
+// never admits them, but a hand-written manifest can.
+func checkPort(p int32) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("%d is not a port number (1-65535)", p)
+	}
+	return nil
 }
 
 func protocol(p corev1.Protocol) zone.Protocol {

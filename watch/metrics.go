@@ -32,8 +32,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"kind"}),
 	}
 	prog := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name: "slicedns_programming_duration_seconds",
-		Help: "From an EndpointSlice's last-change-trigger-time annotation to the moment the zone serves the change.",
+		Name:    "slicedns_programming_duration_seconds",
+		Help:    "From an EndpointSlice's last-change-trigger-time annotation to the moment the zone serves the change.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	})
 	m.programming = prog

@@ -1,0 +1,299 @@
+package watch
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// The kinds a manifests folder serves, as the zone and the metrics name them.
+const (
+	manifestKindService = "Service"
+	manifestKindSlice   = "EndpointSlice"
+)
+
+// manifestKey is an object's identity across files and reloads.
+type manifestKey struct {
+	kind, namespace, name string
+}
+
+func (k manifestKey) String() string { return k.kind + " " + k.namespace + "/" + k.name }
+
+// manifestObject is one servable object of a manifest file, already
+// converted, so that a reload compares zone objects rather than source text:
+// an edit that only reformats a file applies nothing.
+type manifestObject struct {
+	key   manifestKey
+	file  string // path of the file that defines it
+	line  int    // where its document starts, for logs
+	svc   *zone.Service
+	slice *zone.Slice
+}
+
+// manifestNotice is something about a file worth one log line, collected
+// while the file is decoded and logged only once the whole file parsed, so
+// that a file that fails to parse (and keeps its old objects) neither logs
+// nor counts the objects of its broken version.
+type manifestNotice struct {
+	line    int
+	object  string // "<apiVersion> <kind> <namespace>/<name>" as written
+	kind    string // the kind as written; Metrics.Invalid's label unless skipped or ""
+	skipped bool   // an unsupported kind, which is not an error
+	err     error
+}
+
+// manifestParseError is a file that could not be parsed. line is relative to
+// the file, not to the document within it, so that an editor can jump to it.
+type manifestParseError struct {
+	file string
+	line int // 0 when the parser did not say
+	msg  string
+}
+
+func (e *manifestParseError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s: line %d: %s", e.file, e.line, e.msg)
+	}
+	return e.file + ": " + e.msg
+}
+
+// decodeManifest parses one manifest file (a YAML stream of documents
+// separated by "---" lines, or for *.json a stream of JSON values) into the
+// objects it serves. A syntax error anywhere fails the whole file; objects that parse
+// but cannot be served, and unsupported kinds, are left out and reported as
+// notices.
+func decodeManifest(path string, data []byte) ([]*manifestObject, []manifestNotice, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	d := &manifestDecoder{path: path}
+	if strings.EqualFold(filepath.Ext(path), ".json") {
+		if err := d.json(data); err != nil {
+			return nil, nil, err
+		}
+		return d.objects, d.notices, nil
+	}
+	for _, doc := range splitYAMLDocuments(data) {
+		js, err := yaml.YAMLToJSONStrict(doc.data)
+		if err != nil {
+			return nil, nil, manifestYAMLError(path, doc.line, err)
+		}
+		if err := d.value(yamlContentLine(doc), js); err != nil {
+			return nil, nil, err
+		}
+	}
+	return d.objects, d.notices, nil
+}
+
+type manifestDecoder struct {
+	path    string
+	objects []*manifestObject
+	notices []manifestNotice
+}
+
+// json decodes a stream of JSON values. encoding/json is used rather than
+// the YAML parser because it reports the offset of a syntax error, where
+// YAML reports the line a flow collection starts on: for JSON that is line 1.
+func (d *manifestDecoder) json(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		start := dec.InputOffset()
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			off := int64(len(data))
+			if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+				off = se.Offset - 1
+			}
+			return &manifestParseError{file: d.path, line: manifestLineAt(data, off), msg: "json: " + err.Error()}
+		}
+		// Point at the value's first byte, not at the whitespace before it.
+		skip := len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
+		if err := d.value(manifestLineAt(data, start+int64(skip)), raw); err != nil {
+			return err
+		}
+	}
+}
+
+// manifestHeader is what every object has; it picks the type to decode into and
+// names the object in logs even when the rest does not decode.
+type manifestHeader struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// value decodes one document (or List item) given as JSON.
+func (d *manifestDecoder) value(line int, js []byte) error {
+	js = bytes.TrimSpace(js)
+	if len(js) == 0 || string(js) == "null" {
+		return nil // an empty document, e.g. only comments, or a trailing "---"
+	}
+	if js[0] != '{' {
+		// Most likely a broken edit (lost indentation); keeping the file's
+		// last good content is safer than serving what is left of it.
+		return &manifestParseError{file: d.path, line: line, msg: "document is not an object (a manifest must be a mapping with apiVersion and kind)"}
+	}
+	var h manifestHeader
+	if err := json.Unmarshal(js, &h); err != nil {
+		d.invalid(line, "", "", fmt.Errorf("apiVersion, kind or metadata: %w", err))
+		return nil
+	}
+	desc := strings.TrimSpace(h.APIVersion + " " + h.Kind + " " + namespaceOf(h.Metadata.Namespace) + "/" + h.Metadata.Name)
+	if h.APIVersion == "" || h.Kind == "" {
+		kind := "" // counted as invalid only when it was meant to be served
+		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
+			kind = h.Kind
+		}
+		d.invalid(line, kind, desc, errors.New("apiVersion or kind missing"))
+		return nil
+	}
+	switch h.APIVersion + " " + h.Kind {
+	case "v1 Service":
+		var s corev1.Service
+		if err := json.Unmarshal(js, &s); err != nil {
+			d.invalid(line, manifestKindService, desc, err)
+			return nil
+		}
+		zs, err := ServiceFromAPI(&s)
+		if err != nil {
+			d.invalid(line, manifestKindService, desc, err)
+			return nil
+		}
+		d.add(line, &manifestObject{key: manifestKey{manifestKindService, zs.Namespace, zs.Name}, svc: zs})
+	case "discovery.k8s.io/v1 EndpointSlice":
+		var s discoveryv1.EndpointSlice
+		if err := json.Unmarshal(js, &s); err != nil {
+			d.invalid(line, manifestKindSlice, desc, err)
+			return nil
+		}
+		zs, err := SliceFromAPI(&s)
+		if err != nil {
+			d.invalid(line, manifestKindSlice, desc, err)
+			return nil
+		}
+		d.add(line, &manifestObject{key: manifestKey{manifestKindSlice, zs.Namespace, zs.Name}, slice: zs})
+	case "v1 Namespace":
+		// Namespaces exist in DNS through their Services; a manifest
+		// declares them only so that it also applies to a real cluster.
+	case "v1 List", "v1 ServiceList", "discovery.k8s.io/v1 EndpointSliceList":
+		// Items carry no position of their own; they share the List's line.
+		for _, item := range h.Items {
+			if err := d.value(line, item); err != nil {
+				return err
+			}
+		}
+	default:
+		d.notices = append(d.notices, manifestNotice{line: line, object: desc, kind: h.Kind, skipped: true})
+	}
+	return nil
+}
+
+func (d *manifestDecoder) add(line int, o *manifestObject) {
+	o.file, o.line = d.path, line
+	d.objects = append(d.objects, o)
+}
+
+func (d *manifestDecoder) invalid(line int, kind, desc string, err error) {
+	d.notices = append(d.notices, manifestNotice{line: line, object: desc, kind: kind, err: err})
+}
+
+// yamlDocument is one YAML document of a file and the line it starts on.
+type yamlDocument struct {
+	line int
+	data []byte
+}
+
+// splitYAMLDocuments cuts a YAML stream at its "---" lines, remembering where each
+// document starts: sigs.k8s.io/yaml parses one document at a time and
+// numbers lines from that document's start.
+func splitYAMLDocuments(data []byte) []yamlDocument {
+	var docs []yamlDocument
+	start, startLine, line := 0, 1, 1
+	for off := 0; off < len(data); line++ {
+		next := len(data)
+		if nl := bytes.IndexByte(data[off:], '\n'); nl >= 0 {
+			next = off + nl + 1
+		}
+		if isYAMLSeparator(data[off:next]) {
+			docs = append(docs, yamlDocument{line: startLine, data: data[start:off]})
+			start, startLine = next, line+1
+		}
+		off = next
+	}
+	return append(docs, yamlDocument{line: startLine, data: data[start:]})
+}
+
+// isYAMLSeparator reports whether a line is a document separator, "---" alone or
+// followed by a comment (as kubectl splits): a "---" at the start of a line
+// cannot occur inside a document's content.
+func isYAMLSeparator(line []byte) bool {
+	rest, ok := bytes.CutPrefix(line, []byte("---"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimSpace(rest)
+	return len(rest) == 0 || rest[0] == '#'
+}
+
+// yamlContentLine is the line of a document's first line that is neither
+// blank nor a comment: where a person sees the object start.
+func yamlContentLine(doc yamlDocument) int {
+	line := doc.line
+	for rest := doc.data; len(rest) > 0; line++ {
+		l, after, _ := bytes.Cut(rest, []byte("\n"))
+		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
+			return line
+		}
+		rest = after
+	}
+	return doc.line
+}
+
+// yamlLineRE finds the line numbers that the YAML parser puts in its messages.
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+// manifestYAMLError turns a YAML error about a document starting at docLine into a
+// manifestParseError whose line numbers count from the start of the file.
+func manifestYAMLError(path string, docLine int, err error) error {
+	first := 0
+	msg := yamlLineRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
+		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
+		n += docLine - 1
+		if first == 0 {
+			first = n
+		}
+		return "line " + strconv.Itoa(n)
+	})
+	// Multi-line messages ("unmarshal errors:\n  line 2: ...") become one
+	// line, so that they fit a log field and a fatal exit message.
+	msg = strings.Join(strings.Fields(msg), " ")
+	if first == 0 {
+		return &manifestParseError{file: path, line: docLine, msg: msg + " (in the document starting here)"}
+	}
+	msg = strings.Replace(msg, "line "+strconv.Itoa(first)+": ", "", 1)
+	return &manifestParseError{file: path, line: first, msg: msg}
+}
+
+// manifestLineAt is the 1-based line that byte offset off of data is on.
+func manifestLineAt(data []byte, off int64) int {
+	off = min(max(off, 0), int64(len(data)))
+	return bytes.Count(data[:off], []byte("\n")) + 1
+}

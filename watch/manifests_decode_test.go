@@ -1,0 +1,72 @@
+package watch
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestSplitYAMLDocuments(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		in    string
+		lines []int // where each document starts
+		docs  []string
+	}{
+		{"one", "a: 1\n", []int{1}, []string{"a: 1\n"}},
+		{"leading separator", "---\na: 1\n", []int{1, 2}, []string{"", "a: 1\n"}},
+		{"separator with comment", "a: 1\n--- # next\nb: 2\n", []int{1, 3}, []string{"a: 1\n", "b: 2\n"}},
+		{"trailing separator", "a: 1\n---\n", []int{1, 3}, []string{"a: 1\n", ""}},
+		{"CRLF", "a: 1\r\n---\r\nb: 2\r\n", []int{1, 3}, []string{"a: 1\r\n", "b: 2\r\n"}},
+		{"not separators", "a: ---\n----\n--- x\n", []int{1}, []string{"a: ---\n----\n--- x\n"}},
+		{"no final newline", "a: 1\n---\nb: 2", []int{1, 3}, []string{"a: 1\n", "b: 2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			docs := splitYAMLDocuments([]byte(tc.in))
+			var lines []int
+			var texts []string
+			for _, d := range docs {
+				lines = append(lines, d.line)
+				texts = append(texts, string(d.data))
+			}
+			if !equalInts(lines, tc.lines) || strings.Join(texts, "|") != strings.Join(tc.docs, "|") {
+				t.Errorf("got lines %v docs %q, want %v %q", lines, texts, tc.lines, tc.docs)
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDecodeManifestErrors(t *testing.T) {
+	const svc = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: None}\n"
+	for _, tc := range []struct {
+		name, file, in string
+		want           string // the whole error
+	}{
+		{"first document", "f.yaml", "a: 1\nb: c: d\n", "f.yaml: line 2: yaml: mapping values are not allowed in this context"},
+		{"third document", "f.yaml", svc + "---\n" + svc + "--- # x\n\n" + "a: [1,\n", "f.yaml: line 12: yaml: did not find expected node content"},
+		{"error without a line", "f.yml", svc + "---\na: \"\x01\"\n", "f.yml: line 6: yaml: control characters are not allowed (in the document starting here)"},
+		{"duplicate key", "f.yaml", svc + "---\na: 1\na: 2\n", `f.yaml: line 7: yaml: unmarshal errors: key "a" already set in map`},
+		{"tab indentation", "f.yaml", svc + "---\na:\n\t- b\n", "f.yaml: line 7: yaml: found character that cannot start any token"},
+		{"json", "f.json", "{\"a\": 1}\n{\n  \"b\": ,\n}\n", "f.json: line 3: json: invalid character ',' looking for beginning of value"},
+		{"json truncated", "f.json", "{\"a\":\n1\n", "f.json: line 3: json: unexpected EOF"},
+		{"scalar document", "f.yaml", svc + "---\n\n# c\njust text\n", "f.yaml: line 8: document is not an object (a manifest must be a mapping with apiVersion and kind)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := decodeManifest(tc.file, []byte(tc.in))
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("got  %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

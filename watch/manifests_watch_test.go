@@ -1,0 +1,140 @@
+package watch
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// stayResolvable fails the test if name ever stops resolving until the test
+// ends: the folder changes must never drop a query for a name that is
+// served before and after.
+func stayResolvable(t *testing.T, f *fixture, name string) {
+	t.Helper()
+	var stop atomic.Bool
+	done := make(chan int)
+	go func() {
+		misses := 0
+		for !stop.Load() {
+			if _, ok := f.zone.Snapshot().Lookup(name); !ok {
+				misses++
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		done <- misses
+	}()
+	t.Cleanup(func() {
+		stop.Store(true)
+		if misses := <-done; misses > 0 {
+			t.Errorf("%s failed to resolve %d times", name, misses)
+		}
+	})
+}
+
+func TestManifestsWatch(t *testing.T) {
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name) }
+	writeFile(t, path("keep.yaml"), service("keep", "10.96.0.100"))
+	f := newFixture(t, dir)
+	f.load(t)
+	f.run(t)
+	stayResolvable(t, f, "keep.default.svc")
+	serves := func(name string, want ...string) func() bool {
+		return func() bool { return slices.Equal(f.addrs(name+".default.svc"), want) }
+	}
+	gone := func(name string) func() bool {
+		return func() bool { return f.addrs(name+".default.svc") == nil }
+	}
+
+	writeFile(t, path("a.yaml"), service("a", "10.96.0.1"))
+	waitFor(t, "a new file to serve", serves("a", "10.96.0.1"))
+
+	writeFile(t, path("a.yaml"), service("a", "10.96.0.2"))
+	waitFor(t, "an edit to show", serves("a", "10.96.0.2"))
+
+	// Editors write a temporary file and rename it into place.
+	writeFile(t, path("b.yaml.tmp"), service("b", "10.96.0.3"))
+	if err := os.Rename(path("b.yaml.tmp"), path("b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a file renamed into place to serve", serves("b", "10.96.0.3"))
+	stayResolvable(t, f, "b.default.svc")
+
+	writeFile(t, path(".b.yaml.swp"), service("b", "10.96.0.4"))
+	if err := os.Rename(path(".b.yaml.swp"), path("b.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a file renamed over another to serve", serves("b", "10.96.0.4"))
+
+	if err := os.Remove(path("a.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a removed file to stop serving", gone("a"))
+
+	// A mounted ConfigMap: files are symlinks through "..data", which the
+	// kubelet swaps to a new hidden folder in one rename.
+	configMap := func(version, ip string) {
+		t.Helper()
+		if err := os.Mkdir(path(version), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(path(version), "c.yaml"), service("c", ip))
+		if err := os.Symlink(version, path("..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path("..data_tmp"), path("..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	configMap("..2024_01_01_00_00_00.1", "10.96.0.5")
+	if err := os.Symlink(filepath.Join("..data", "c.yaml"), path("c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ConfigMap file to serve", serves("c", "10.96.0.5"))
+	configMap("..2024_01_01_00_00_00.2", "10.96.0.6")
+	if err := os.RemoveAll(path("..2024_01_01_00_00_00.1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a ConfigMap update to show", serves("c", "10.96.0.6"))
+
+	if got := f.addrs("b.default.svc"); !slices.Equal(got, []string{"10.96.0.4"}) {
+		t.Errorf("b = %v after unrelated changes", got)
+	}
+}
+
+func TestManifestsEditTouchesOnlyWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	three := func(ip2, comment string) string {
+		return comment + "\n" + service("s1", "10.96.0.1") + "---\n" + service("s2", ip2) + "---\n" + service("s3", "10.96.0.3")
+	}
+	writeFile(t, filepath.Join(dir, "three.yaml"), three("10.96.0.2", "# first"))
+	f := newFixture(t, dir)
+	f.load(t)
+	f.run(t)
+	f.sink.take()
+
+	// Comments move every line; only s2's content changes.
+	writeFile(t, filepath.Join(dir, "three.yaml"), three("10.96.0.22", "# second\n#"))
+	waitFor(t, "the edit to show", func() bool { return slices.Equal(f.addrs("s2.default.svc"), []string{"10.96.0.22"}) })
+	f.load(t) // waits for any load in progress to finish
+	if calls := f.sink.take(); !slices.Equal(calls, []string{"upsert Service default/s2"}) {
+		t.Errorf("applied %v, want only s2", calls)
+	}
+
+	// Renaming a file moves its objects to another file: nothing to apply.
+	if err := os.Rename(filepath.Join(dir, "three.yaml"), filepath.Join(dir, "renamed.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rename to be loaded", func() bool {
+		f.m.mu.Lock()
+		defer f.m.mu.Unlock()
+		_, ok := f.m.files["renamed.yaml"]
+		return ok && len(f.m.files) == 1
+	})
+	if calls := f.sink.take(); len(calls) != 0 {
+		t.Errorf("renaming a file applied %v", calls)
+	}
+}
