@@ -39,7 +39,17 @@ func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
 		return m
 	}
 	q := r.Question[0]
+	if h.fwd != nil {
+		m.RecursionAvailable = true
+		if h.fwd.ownProbe(q.Name) {
+			m.Rcode = mdns.RcodeRefused
+			return m
+		}
+	}
 	z, rel, ok := h.match(q.Name)
+	if !ok && h.fwd != nil {
+		return h.forward(r, m)
+	}
 	if !ok || (q.Qclass != mdns.ClassINET && q.Qclass != mdns.ClassANY) {
 		m.Rcode = mdns.RcodeRefused
 		return m
@@ -56,7 +66,13 @@ func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
 		return m
 	}
 	snap := h.src.Snapshot()
-	node, exists := snap.Lookup(rel)
+	if z.reverse {
+		if !h.reverse(m, q, z, rel, snap) {
+			return h.forward(r, m)
+		}
+		return m
+	}
+	node, exists := h.lookup(snap, rel)
 	if !exists {
 		m.Rcode = mdns.RcodeNameError
 		m.Ns = []mdns.RR{h.soa(z, snap)}
@@ -95,6 +111,9 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		// An ExternalName Service: the CNAME is the only data at the name
 		// (RFC 1034 3.6.2), whatever type was asked.
 		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME)})
+		if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeAAAA {
+			h.chase(m, q, node.CNAME, snap)
+		}
 		return
 	}
 	switch q.Qtype {

@@ -29,7 +29,11 @@ var _ mdns.Handler = (*Handler)(nil)
 // 5-second TTL, always ready, with no metrics and no logging.
 type Options struct {
 	// Zones are the domains answered from the zone, e.g. "cluster.local".
-	// Every zone answers the same names. Default: cluster.local.
+	// Every zone answers the same names. A zone ending in in-addr.arpa or
+	// ip6.arpa ("in-addr.arpa", or "10.in-addr.arpa" for part of it) is a
+	// reverse zone instead: it answers PTR queries for the zone's addresses,
+	// pointing into the first forward zone. Default: cluster.local (slicedns
+	// itself adds in-addr.arpa and ip6.arpa, as CoreDNS's default Corefile does).
 	Zones []string
 	// TTL of every answer, and the SOA minimum (the negative-cache TTL).
 	// Default 5s.
@@ -42,6 +46,15 @@ type Options struct {
 	// Logger and LogQueries log one line per query at Info level.
 	Logger     *zap.Logger
 	LogQueries bool
+	// Forwarder, when set, takes what the zones cannot answer: names
+	// outside them (instead of REFUSED), reverse names of unknown addresses
+	// (instead of NXDOMAIN), and the targets of ExternalName CNAMEs outside
+	// them, which A and AAAA answers then carry. Responses then have RA set.
+	Forwarder *Forwarder
+	// PodRecords answers <a-b-c-d>.<namespace>.pod.<zone> with the address
+	// the name spells, without checking that a pod has it (CoreDNS's "pods
+	// insecure"; deprecated by the DNS specification). Off: NXDOMAIN.
+	PodRecords bool
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -54,23 +67,36 @@ type Handler struct {
 	m     *Metrics
 	log   *zap.Logger
 	logQ  bool
+	fwd   *Forwarder
+	pods  bool
+	// ptrZone is the first forward zone, fully qualified: where PTR records point.
+	ptrZone string
 }
 
 // servedZone is a zone apex in the two spellings the handler needs.
 type servedZone struct {
-	fqdn  string // "cluster.local."
-	lower string // "cluster.local", for suffix matching against lower-cased names
+	fqdn    string // "cluster.local."
+	lower   string // "cluster.local", for suffix matching against lower-cased names
+	reverse bool   // under in-addr.arpa or ip6.arpa: answers PTR
 }
 
 // NewHandler returns a handler that answers from src.
 func NewHandler(src Source, opts Options) *Handler {
-	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries}
+	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
+		fwd: opts.Forwarder, pods: opts.PodRecords}
 	if len(opts.Zones) == 0 {
 		opts.Zones = []string{"cluster.local"}
 	}
 	for _, z := range opts.Zones {
 		l := strings.ToLower(strings.Trim(z, "."))
-		h.zones = append(h.zones, servedZone{fqdn: mdns.Fqdn(l), lower: l})
+		sz := servedZone{fqdn: mdns.Fqdn(l), lower: l, reverse: isReverseZone(l)}
+		h.zones = append(h.zones, sz)
+		if !sz.reverse && h.ptrZone == "" {
+			h.ptrZone = sz.fqdn
+		}
+	}
+	if h.ptrZone == "" {
+		h.ptrZone = "cluster.local."
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = 5 * time.Second

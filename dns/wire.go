@@ -22,6 +22,7 @@ const (
 	flagAA    = 1 << 10
 	flagTC    = 1 << 9
 	flagRD    = 1 << 8
+	flagRA    = 1 << 7
 	flagCD    = 1 << 4
 	// ptrQuestion is a compression pointer to the question name, which
 	// always starts right after the header.
@@ -135,7 +136,8 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		return nil, 0, false
 	}
 	z, rel, ok := h.match(q.name())
-	if !ok {
+	// Reverse zones and pod names are answered on the general path only.
+	if !ok || z.reverse || (h.pods && isPodName(rel)) {
 		return nil, 0, false
 	}
 	snap := h.src.Snapshot()
@@ -234,6 +236,9 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		ar++
 	}
 	flags := uint16(flagQR|flagAA) | q.flags&(flagRD|flagCD) | uint16(rcode)
+	if h.fwd != nil {
+		flags |= flagRA
+	}
 	if truncated {
 		flags |= flagTC
 	}

@@ -1,0 +1,57 @@
+// Package dns answers DNS queries for a cluster domain from a zone (package
+// zone): the Kubernetes DNS-Based Service Discovery names of Services and
+// their endpoints, in authoritative A, AAAA, SRV, CNAME and TXT answers.
+// It is built on github.com/miekg/dns, whose package name this one shadows:
+// import that one as mdns, as this package and its examples do.
+//
+//	import (
+//		mdns "github.com/miekg/dns"
+//
+//		"github.com/slicedns/slicedns/dns"
+//		"github.com/slicedns/slicedns/zone"
+//	)
+//
+// # A Handler for your own server
+//
+// [Handler] is an mdns.Handler. Give it the zone to read and the domain it
+// answers for, and mount it wherever a miekg/dns server takes a handler:
+//
+//	z := zone.New() // fed by package watch, or by hand
+//	h := dns.NewHandler(z, dns.Options{Zones: []string{"cluster.local"}, TTL: 5 * time.Second})
+//	mux := mdns.NewServeMux()
+//	mux.Handle("cluster.local.", h)
+//	mux.HandleFunc(".", forwardUpstream) // everything else is yours
+//	srv := &mdns.Server{Addr: ":53", Net: "udp", Handler: mux}
+//
+// The handler answers every name under its zones authoritatively (NXDOMAIN
+// and NODATA with the zone's SOA), and REFUSED for names outside them, so
+// mount it on the zone's name, not on ".". It never blocks on the zone:
+// each query reads the current snapshot. Set Options.Ready to have it answer
+// SERVFAIL until the zone is filled, rather than NXDOMAIN answers that
+// resolvers would cache.
+//
+// # The bundled server
+//
+// [Server] serves a handler over UDP and TCP on one address. For *Handler it
+// answers the common queries straight from the wire without allocating,
+// which is what slicedns itself runs:
+//
+//	srv := &dns.Server{Addr: "127.0.0.1:5353", Handler: h}
+//	if err := srv.Listen(); err != nil {
+//		return err
+//	}
+//	go srv.Serve()
+//	defer srv.Shutdown(ctx)
+//
+// # Without a network
+//
+// [Handler.Answer] turns a query message into its response in-process, the
+// same response ServeDNS would write over TCP. To resolve names as Go
+// values rather than messages, use zone.Resolver, which involves no DNS
+// message at all.
+//
+// [Handler.Explain] says why a name resolves the way it does: the name
+// taken apart, its Service, every endpoint served or excluded with the
+// reason, and the responses a query gets. It is what `slicedns explain`
+// prints and what slicedns serves as JSON at GET /explain?name=NAME.
+package dns

@@ -1,0 +1,300 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// ForwarderOptions configure a Forwarder.
+type ForwarderOptions struct {
+	// Upstreams are "host:port" addresses (see ParseUpstreams), tried in order.
+	Upstreams []string
+	// Timeout bounds one forwarded query across all upstreams, and each
+	// health probe. Default 2s.
+	Timeout time.Duration
+	// HealthInterval is how often each upstream is probed. Default 5s.
+	HealthInterval time.Duration
+	Logger         *zap.Logger
+}
+
+// A Forwarder sends queries for names outside the served zones to upstream
+// resolvers: over UDP, again over TCP when the answer comes back truncated,
+// each upstream in order until one answers. Upstreams that fail their health
+// probe are skipped until they pass it again (unless all fail: then all are
+// tried), and an upstream found to send queries back to this server (a
+// forwarding loop) is never used again. Give it to a Handler in
+// Options.Forwarder and call Run while the handler is served, so that the
+// loop probes can come back to it.
+type Forwarder struct {
+	ups      []*upstream
+	timeout  time.Duration
+	interval time.Duration
+	log      *zap.Logger
+
+	// instance is a random label shared by this forwarder's loop probes, so
+	// probes of another slicedns instance (which must be forwarded, not
+	// taken as a loop) are told apart from ours.
+	instance string
+	probeMu  sync.Mutex
+	probes   map[string]*upstream // lower-cased probe name -> upstream probed
+	// checkedCh is closed, and replaced, whenever an upstream's first loop
+	// probe is back: Forward waits on it for a first usable upstream.
+	checkedCh chan struct{}
+	firstOnce sync.Once
+}
+
+type upstream struct {
+	addr    string
+	checked atomic.Bool // its first loop probe is back
+	down    atomic.Bool // the last health probe, or the last two queries, failed
+	loop    atomic.Bool // forwards back to us: never used again
+	fails   atomic.Int32
+}
+
+// UpstreamStatus is an upstream as the forwarder sees it now.
+type UpstreamStatus struct {
+	Addr    string
+	Healthy bool
+	Loop    bool
+}
+
+// Errors from Forward.
+var (
+	// ErrNoUpstream: every upstream forwards back to this server.
+	ErrNoUpstream = errors.New("dns: no usable upstream (every upstream is a forwarding loop)")
+	// ErrUpstreamFailed: no upstream answered within the timeout.
+	ErrUpstreamFailed = errors.New("dns: no upstream answered")
+)
+
+// NewForwarder returns a forwarder to opts.Upstreams, which must not be empty.
+func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
+	if len(opts.Upstreams) == 0 {
+		return nil, errors.New("dns: forwarder without upstreams")
+	}
+	f := &Forwarder{
+		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger,
+		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
+	}
+	if f.timeout <= 0 {
+		f.timeout = 2 * time.Second
+	}
+	if f.interval <= 0 {
+		f.interval = 5 * time.Second
+	}
+	if f.log == nil {
+		f.log = zap.NewNop()
+	}
+	for _, a := range opts.Upstreams {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("dns: upstream %q: %w", a, err)
+		}
+		f.ups = append(f.ups, &upstream{addr: a})
+	}
+	return f, nil
+}
+
+// Timeout is the bound of one forwarded query.
+func (f *Forwarder) Timeout() time.Duration { return f.timeout }
+
+// Status reports every upstream, in order.
+func (f *Forwarder) Status() []UpstreamStatus {
+	out := make([]UpstreamStatus, len(f.ups))
+	for i, u := range f.ups {
+		out[i] = UpstreamStatus{Addr: u.addr, Healthy: !u.down.Load(), Loop: u.loop.Load()}
+	}
+	return out
+}
+
+// Forward sends r upstream and returns the first answer, as it came (its ID
+// is the one Forward chose; the caller restores its client's). It fails with
+// ErrNoUpstream when every upstream is a loop, and with an error wrapping
+// ErrUpstreamFailed when none answered within the timeout.
+func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	ups, err := f.await(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := r.Copy()
+	var errs []error
+	for i, u := range ups {
+		deadline, _ := ctx.Deadline()
+		// Share what time is left among the upstreams still to try, so a
+		// silent one does not use it all.
+		left := time.Until(deadline) / time.Duration(len(ups)-i)
+		if left <= 0 {
+			break
+		}
+		actx, acancel := context.WithTimeout(ctx, left)
+		resp, err := exchange(actx, u.addr, q)
+		acancel()
+		if err == nil {
+			u.fails.Store(0)
+			return resp, nil
+		}
+		if u.fails.Add(1) >= 2 {
+			u.down.Store(true)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
+	}
+	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.timeout, errors.Join(errs...))
+}
+
+// lookup resolves name upstream, for an ExternalName target outside the
+// served zones, and returns the answer section.
+func (f *Forwarder) lookup(ctx context.Context, name string, qtype uint16) ([]mdns.RR, error) {
+	q := new(mdns.Msg)
+	q.SetQuestion(mdns.Fqdn(name), qtype)
+	q.SetEdns0(advertisedUDPSize, false)
+	resp, err := f.Forward(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Answer, nil
+}
+
+// await returns the upstreams to try, in order. Until an upstream's first
+// loop probe is back, a query may be one it sent back to us, and forwarding
+// it would feed the loop: so at start Forward waits for one upstream to be
+// known good, for as long as a loop probe takes to come back (a loop is
+// quick; a dead upstream is not, and is then tried like the others).
+func (f *Forwarder) await(ctx context.Context) ([]*upstream, error) {
+	f.startChecks()
+	var grace <-chan time.Time
+	for {
+		f.probeMu.Lock()
+		changed := f.checkedCh
+		f.probeMu.Unlock()
+		ups, pending := f.usable()
+		if !pending {
+			if len(ups) == 0 {
+				return nil, ErrNoUpstream
+			}
+			return ups, nil
+		}
+		if grace == nil {
+			t := time.NewTimer(min(f.timeout/2, 500*time.Millisecond))
+			defer t.Stop()
+			grace = t.C
+		}
+		select {
+		case <-changed:
+		case <-grace:
+			return ups, nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w within %v: waiting for the loop probes", ErrUpstreamFailed, f.timeout)
+		}
+	}
+}
+
+// usable are the upstreams to try in order: the checked, healthy ones; or
+// when none is, all of them (a failed probe may be wrong, and trying costs
+// only time), with pending set if some have their first loop probe out;
+// never a loop.
+func (f *Forwarder) usable() (ups []*upstream, pending bool) {
+	var healthy, all []*upstream
+	for _, u := range f.ups {
+		if u.loop.Load() {
+			continue
+		}
+		all = append(all, u)
+		pending = pending || !u.checked.Load()
+		if u.checked.Load() && !u.down.Load() {
+			healthy = append(healthy, u)
+		}
+	}
+	if len(healthy) > 0 {
+		return healthy, false
+	}
+	return all, pending
+}
+
+// exchange asks addr over UDP, and again over TCP when the answer is
+// truncated; if TCP then fails the truncated answer is returned, and the
+// client retries over TCP itself.
+func exchange(ctx context.Context, addr string, q *mdns.Msg) (*mdns.Msg, error) {
+	q.Id = mdns.Id()
+	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize}
+	resp, _, err := c.ExchangeContext(ctx, q, addr)
+	if err != nil || !resp.Truncated {
+		return resp, err
+	}
+	q.Id = mdns.Id()
+	tcp := &mdns.Client{Net: "tcp"}
+	if full, _, err := tcp.ExchangeContext(ctx, q, addr); err == nil {
+		return full, nil
+	}
+	return resp, nil
+}
+
+// ParseUpstreams turns --upstream values into "host:port" addresses. Each
+// spec is an address (10.0.0.10, 10.0.0.10:53, 2001:db8::1,
+// [2001:db8::1]:53), a comma-separated list of them, or the path of a
+// resolv.conf file, whose nameservers are taken.
+func ParseUpstreams(specs []string) ([]string, error) {
+	var out []string
+	for _, spec := range specs {
+		for _, s := range strings.Split(spec, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			if strings.ContainsRune(s, '/') || fileExists(s) {
+				cc, err := mdns.ClientConfigFromFile(s)
+				if err != nil {
+					return nil, fmt.Errorf("upstream %s: %w", s, err)
+				}
+				if len(cc.Servers) == 0 {
+					return nil, fmt.Errorf("upstream %s: no nameserver in it", s)
+				}
+				for _, srv := range cc.Servers {
+					a, err := hostPort(srv, cc.Port)
+					if err != nil {
+						return nil, fmt.Errorf("upstream %s: %w", s, err)
+					}
+					out = append(out, a)
+				}
+				continue
+			}
+			a, err := hostPort(s, "53")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// hostPort accepts an IP address with or without a port. Names are refused:
+// resolving them would need the DNS being configured.
+func hostPort(s, defPort string) (string, error) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return net.JoinHostPort(ip.String(), defPort), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return "", fmt.Errorf("upstream %q: want an IP address, IP:port, [IPv6]:port or a resolv.conf path", s)
+	}
+	if ap.Port() == 0 {
+		return "", fmt.Errorf("upstream %q: port 0", s)
+	}
+	return ap.String(), nil
+}

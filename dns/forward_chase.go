@@ -1,0 +1,98 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// maxChase bounds a chain of in-zone CNAMEs (ExternalName Services naming
+// one another), which may loop.
+const maxChase = 8
+
+// forward answers r from upstream. The answer is passed on as it came, with
+// the client's ID and RA; when no upstream answers, m (the reply prepared
+// for r) carries SERVFAIL, or REFUSED when every upstream is a loop.
+func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
+	resp, err := h.fwd.Forward(context.Background(), r)
+	if err != nil {
+		m.Authoritative = false
+		m.Answer, m.Ns = nil, nil
+		m.Rcode = mdns.RcodeServerFailure
+		if errors.Is(err, ErrNoUpstream) {
+			m.Rcode = mdns.RcodeRefused
+		}
+		h.log.Debug("forward failed", zap.String("name", r.Question[0].Name), zap.Error(err))
+		return m
+	}
+	resp.Id = r.Id
+	resp.RecursionAvailable = true
+	// fit measures and truncates it for the client as packed: compressed.
+	resp.Compress = true
+	return resp
+}
+
+// chase follows an ExternalName CNAME for an A or AAAA query, as CoreDNS
+// does, so the client needs no second query: a target in a served zone is
+// resolved from the same snapshot, one outside through the Forwarder when
+// there is one. The rcode stays NOERROR (the Service's name exists) unless
+// an in-zone target does not exist: then NXDOMAIN, as RFC 6604 has it for
+// the last name of the chain.
+func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.Snapshot) {
+	qtype := q.Qtype
+	// seen are the owners of the CNAMEs answered so far.
+	seen := []string{canonical(q.Name)}
+	for range maxChase {
+		if slices.Contains(seen, canonical(target)) {
+			return // a loop: it closes here
+		}
+		z, rel, ok := h.match(target)
+		if !ok {
+			if h.fwd == nil {
+				return
+			}
+			rrs, err := h.fwd.lookup(context.Background(), target, qtype)
+			if err != nil {
+				h.log.Debug("ExternalName target not resolved upstream", zap.String("target", target), zap.Error(err))
+				return
+			}
+			m.Answer = append(m.Answer, rrs...)
+			return
+		}
+		if z.reverse {
+			return
+		}
+		owner := mdns.Fqdn(target)
+		node, exists := h.lookup(snap, rel)
+		switch {
+		case !exists:
+			m.Rcode = mdns.RcodeNameError
+			m.Ns = []mdns.RR{h.soa(z, snap)}
+			return
+		case node.CNAME != "":
+			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME)})
+			seen = append(seen, canonical(target))
+			target = node.CNAME
+			continue
+		}
+		addrs := node.A
+		if qtype == mdns.TypeAAAA {
+			addrs = node.AAAA
+		}
+		for _, a := range addrs {
+			m.Answer = append(m.Answer, h.addr(owner, a))
+		}
+		if len(addrs) == 0 {
+			m.Ns = []mdns.RR{h.soa(z, snap)}
+		}
+		return
+	}
+}
+
+func canonical(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) }

@@ -1,0 +1,145 @@
+package dns
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// loopSuffix ends the names of loop probes. The TLD does not exist, so a
+// sane upstream answers NXDOMAIN, and only a loop brings one back to us.
+const loopSuffix = ".slicedns-loop"
+
+// Run probes every upstream now and then every HealthInterval until ctx
+// ends: a loop probe (<nonce>.<instance>.slicedns-loop. HINFO), which comes
+// back to the handler only through a forwarding loop, and a health probe
+// (". NS"), which any answer passes.
+func (f *Forwarder) Run(ctx context.Context) {
+	f.startChecks()
+	t := time.NewTicker(f.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f.Check(ctx)
+		}
+	}
+}
+
+// Check probes every upstream once and returns when the probes are done.
+func (f *Forwarder) Check(ctx context.Context) {
+	f.checkLoops(ctx)
+	f.checkHealth(ctx)
+}
+
+// startChecks runs the first probes once, by Run or else by the first
+// Forward.
+func (f *Forwarder) startChecks() {
+	f.firstOnce.Do(func() { go f.Check(context.Background()) })
+}
+
+func (f *Forwarder) checkLoops(ctx context.Context) {
+	f.each(func(u *upstream) {
+		name := nonce() + "." + f.instance + loopSuffix + "."
+		f.probeMu.Lock()
+		// The previous probe's name is kept until now, so a late one that
+		// comes back is still recognised.
+		for n, pu := range f.probes {
+			if pu == u {
+				delete(f.probes, n)
+			}
+		}
+		f.probes[name] = u
+		f.probeMu.Unlock()
+		f.probe(ctx, u, name, mdns.TypeHINFO)
+		if !u.checked.Swap(true) {
+			f.probeMu.Lock()
+			close(f.checkedCh)
+			f.checkedCh = make(chan struct{})
+			f.probeMu.Unlock()
+		}
+	})
+}
+
+func (f *Forwarder) checkHealth(ctx context.Context) {
+	f.each(func(u *upstream) {
+		err := f.probe(ctx, u, ".", mdns.TypeNS)
+		if u.loop.Load() {
+			return
+		}
+		switch wasDown := u.down.Load(); {
+		case err != nil:
+			u.down.Store(true)
+			if !wasDown {
+				f.log.Warn("upstream failed its health probe; skipping it until it passes", zap.String("upstream", u.addr), zap.Error(err))
+			}
+		case wasDown:
+			u.fails.Store(0)
+			u.down.Store(false)
+			f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
+		default:
+			u.fails.Store(0)
+		}
+	})
+}
+
+// each runs fn for every upstream that is not a loop, concurrently.
+func (f *Forwarder) each(fn func(*upstream)) {
+	var wg sync.WaitGroup
+	for _, u := range f.ups {
+		if u.loop.Load() {
+			continue
+		}
+		wg.Go(func() { fn(u) })
+	}
+	wg.Wait()
+}
+
+// probe sends one query to u; any answer, whatever its rcode, passes.
+func (f *Forwarder) probe(ctx context.Context, u *upstream, name string, qtype uint16) error {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	q := new(mdns.Msg)
+	q.SetQuestion(name, qtype)
+	q.SetEdns0(advertisedUDPSize, false)
+	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize}
+	_, _, err := c.ExchangeContext(ctx, q, u.addr)
+	return err
+}
+
+// ownProbe reports whether name is one of this forwarder's loop probes,
+// which reached the handler only because an upstream sent it back: that
+// upstream is a loop, and is never forwarded to again. Another instance's
+// probes are not ours; they are forwarded like any other name, so that
+// instance can see its own loop.
+func (f *Forwarder) ownProbe(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	// Every forwarded query passes here: no allocation unless it is a probe.
+	if len(name) <= len(loopSuffix) || !strings.EqualFold(name[len(name)-len(loopSuffix):], loopSuffix) {
+		return false
+	}
+	name = strings.ToLower(name)
+	if !strings.HasSuffix(strings.TrimSuffix(name, loopSuffix), "."+f.instance) {
+		return false
+	}
+	f.probeMu.Lock()
+	u := f.probes[name+"."]
+	f.probeMu.Unlock()
+	if u != nil && !u.loop.Swap(true) {
+		f.log.Error(fmt.Sprintf("forwarding loop: upstream %s sends queries back to slicedns; never forwarding to it (point --upstream at a resolver that does not use slicedns)", u.addr),
+			zap.String("upstream", u.addr), zap.String("probe", name))
+	}
+	// A stale probe of ours, whose upstream is unknown, is still refused:
+	// forwarding it would feed the loop.
+	return true
+}
+
+func nonce() string { return fmt.Sprintf("%016x", rand.Uint64()) }

@@ -1,0 +1,298 @@
+package dns_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/slicedns/slicedns/dns"
+)
+
+func TestForward(t *testing.T) {
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		q := r.Question[0]
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		switch {
+		case q.Qtype == mdns.TypePTR:
+			m.Answer = append(m.Answer, mustRR(q.Name+" 60 IN PTR host.example."))
+		case strings.HasPrefix(q.Name, "db.example.com."):
+			m.Answer = append(m.Answer, mustRR("db.example.com. 30 IN CNAME real.example.com."))
+			m.Answer = append(m.Answer, mustRR("real.example.com. 30 IN A 192.0.2.7"))
+			if q.Qtype == mdns.TypeAAAA {
+				m.Answer[1] = mustRR("real.example.com. 30 IN AAAA 2001:db8::7")
+			}
+		default:
+			answerA("192.0.2.1")(w, r)
+			return
+		}
+		w.WriteMsg(m)
+	})
+	h := dns.NewHandler(reverseFixture(t), dns.Options{
+		Zones:     []string{"cluster.local", "in-addr.arpa", "ip6.arpa"},
+		Forwarder: newForwarder(t, nil, time.Second, up.addr),
+	})
+	cases := []testCase{
+		// Outside the zones: the upstream's answer as it came.
+		{Qname: "www.example.org.", Qtype: mdns.TypeA, Answer: []string{"www.example.org. 300 IN A 192.0.2.1"}},
+		{Qname: "nx.example.org.", Qtype: mdns.TypeAAAA, Rcode: mdns.RcodeNameError,
+			Ns: []string{"example. 600 IN SOA ns.example. root.example. 1 2 3 4 60"}},
+		// Unknown reverse names fall through; known ones do not.
+		{Qname: rev("192.0.2.1"), Qtype: mdns.TypePTR, Answer: []string{rev("192.0.2.1") + " 60 IN PTR host.example."}},
+		{Qname: "_dns-sd._udp.0.42.10.in-addr.arpa.", Qtype: mdns.TypePTR, Answer: []string{"_dns-sd._udp.0.42.10.in-addr.arpa. 60 IN PTR host.example."}},
+		{Qname: rev("10.42.1.10"), Qtype: mdns.TypePTR, Answer: []string{ptrTo("10.42.1.10", "my-db-0.my-db.default.svc.cluster.local.")}},
+		// ExternalName: the target chased upstream for A and AAAA only.
+		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
+			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
+			"db.example.com. 30 IN CNAME real.example.com.",
+			"real.example.com. 30 IN A 192.0.2.7",
+		}},
+		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeAAAA, Answer: []string{
+			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
+			"db.example.com. 30 IN CNAME real.example.com.",
+			"real.example.com. 30 IN AAAA 2001:db8::7",
+		}},
+		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeTXT, Answer: []string{
+			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
+		}},
+		// In-zone targets are still chased locally.
+		{Qname: "inzone.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
+			"inzone.default.svc.cluster.local. 5 IN CNAME kubernetes.default.svc.cluster.local.",
+			"kubernetes.default.svc.cluster.local. 5 IN A 10.96.0.1",
+		}},
+		{Qname: rev("10.42.1.12"), Qtype: mdns.TypeA, Answer: []string{rev("10.42.1.12") + " 300 IN A 192.0.2.1"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.Qname+"/"+mdns.TypeToString[tc.Qtype], func(t *testing.T) {
+			q := query(tc.Qname, tc.Qtype)
+			r := h.Answer(q)
+			if !r.RecursionAvailable {
+				t.Error("RA not set")
+			}
+			local := strings.HasSuffix(tc.Qname, ".cluster.local.") || tc.Qname == rev("10.42.1.10")
+			if !local {
+				if r.Authoritative {
+					t.Error("forwarded answer marked authoritative")
+				}
+				c := *r
+				c.Authoritative = true // checkResponse wants it of every answer
+				r = &c
+			}
+			checkResponse(t, q, r, tc)
+		})
+	}
+	// Over the real server, whose UDP fast path takes in-zone A queries,
+	// RA is set too, and forwarded ones come back with the client's ID.
+	addr := serveHandler(t, h)
+	for _, name := range []string{"my-db.default.svc.cluster.local.", "www.example.org."} {
+		r := ask(t, addr, name, mdns.TypeA)
+		if !r.RecursionAvailable || r.Rcode != mdns.RcodeSuccess || len(r.Answer) == 0 {
+			t.Errorf("%s over UDP: RA %v rcode %s answers %d", name, r.RecursionAvailable, mdns.RcodeToString[r.Rcode], len(r.Answer))
+		}
+	}
+}
+
+// TestForwardTCPOnTruncation: an answer truncated over UDP is asked again
+// over TCP, and the full answer passed on.
+func TestForwardTCPOnTruncation(t *testing.T) {
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		if w.RemoteAddr().Network() != "tcp" && r.Question[0].Qtype == mdns.TypeA {
+			m.Truncated = true
+		} else if r.Question[0].Qtype == mdns.TypeA {
+			for _, a := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3"} {
+				m.Answer = append(m.Answer, mustRR(r.Question[0].Name+" 60 IN A "+a))
+			}
+		}
+		w.WriteMsg(m)
+	})
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, up.addr)})
+	r := ask(t, serveHandler(t, h), "big.example.org.", mdns.TypeA)
+	if r.Truncated || len(r.Answer) != 3 {
+		t.Errorf("TC %v, %d answers; want the full TCP answer:\n%v", r.Truncated, len(r.Answer), r)
+	}
+	if up.tcp.Load() != 1 {
+		t.Errorf("upstream got %d TCP queries, want 1", up.tcp.Load())
+	}
+}
+
+// TestForwardUpstreamDown: SERVFAIL within the timeout when no upstream
+// answers, whether they are silent or refuse the connection.
+func TestForwardUpstreamDown(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	for name, ups := range map[string][]string{
+		"silent":  {blackhole(t)},
+		"two":     {blackhole(t), blackhole(t)},
+		"refused": {closedPort(t)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, timeout, ups...)})
+			addr := serveHandler(t, h)
+			start := time.Now()
+			r := ask(t, addr, "www.example.org.", mdns.TypeA)
+			if took := time.Since(start); r.Rcode != mdns.RcodeServerFailure || took > timeout+300*time.Millisecond {
+				t.Errorf("%s after %v; want SERVFAIL within %v", mdns.RcodeToString[r.Rcode], took, timeout)
+			}
+			if !r.RecursionAvailable || r.Authoritative {
+				t.Errorf("RA %v AA %v on SERVFAIL", r.RecursionAvailable, r.Authoritative)
+			}
+			// The zone still answers.
+			if r := ask(t, addr, "my-db.default.svc.cluster.local.", mdns.TypeA); len(r.Answer) != 2 {
+				t.Errorf("zone answer: %v", r)
+			}
+		})
+	}
+}
+
+// TestForwardHealth: a failing upstream is skipped after its health probe
+// fails, used again once it passes, and tried anyway when all are down.
+func TestForwardHealth(t *testing.T) {
+	var up1On, up2On atomic.Bool
+	switchable := func(on *atomic.Bool, addr string) func(mdns.ResponseWriter, *mdns.Msg) {
+		return func(w mdns.ResponseWriter, r *mdns.Msg) {
+			if on.Load() {
+				answerA(addr)(w, r)
+			}
+		}
+	}
+	up1 := startUpstream(t, switchable(&up1On, "192.0.2.1"))
+	up2 := startUpstream(t, switchable(&up2On, "192.0.2.2"))
+	up2On.Store(true)
+	core, logs := observer.New(zap.InfoLevel)
+	f := newForwarder(t, zap.New(core), 300*time.Millisecond, up1.addr, up2.addr)
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
+	answer := func() string {
+		t.Helper()
+		r := h.Answer(query("www.example.org.", mdns.TypeA))
+		if len(r.Answer) != 1 {
+			return mdns.RcodeToString[r.Rcode]
+		}
+		return r.Answer[0].(*mdns.A).A.String()
+	}
+	f.Check(context.Background())
+	if st := f.Status(); st[0].Healthy || !st[1].Healthy {
+		t.Fatalf("status after the first probe: %+v", st)
+	}
+	if logs.FilterMessageSnippet("health probe").Len() != 1 {
+		t.Errorf("no warning for the failed probe: %v", logs.All())
+	}
+	start := time.Now()
+	if got := answer(); got != "192.0.2.2" || time.Since(start) > 100*time.Millisecond {
+		t.Errorf("with the first upstream down: %s after %v, want 192.0.2.2 at once", got, time.Since(start))
+	}
+	up1On.Store(true)
+	f.Check(context.Background())
+	if got := answer(); got != "192.0.2.1" {
+		t.Errorf("first upstream healthy again: %s", got)
+	}
+	up1On.Store(false)
+	up2On.Store(false)
+	f.Check(context.Background())
+	if st := f.Status(); st[0].Healthy || st[1].Healthy {
+		t.Fatalf("status with both down: %+v", st)
+	}
+	up2On.Store(true) // not probed yet: still marked down, but tried
+	if got := answer(); got != "192.0.2.2" {
+		t.Errorf("all marked down: %s, want them tried anyway", got)
+	}
+}
+
+// TestForwardLoop: an upstream that forwards everything back to slicedns is
+// found by the loop probe, logged, and never used; queries get REFUSED
+// quickly instead of circling.
+func TestForwardLoop(t *testing.T) {
+	var slicedns atomic.Value // its address, known once it listens
+	loop := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		c := &mdns.Client{Net: "udp", Timeout: 2 * time.Second}
+		resp, _, err := c.Exchange(r, slicedns.Load().(string))
+		if err != nil {
+			return
+		}
+		w.WriteMsg(resp)
+	})
+	good := startUpstream(t, answerA("192.0.2.9"))
+	for _, tc := range []struct {
+		name      string
+		upstreams []string
+		want      int
+		answers   int
+	}{
+		{"only upstream", []string{loop.addr}, mdns.RcodeRefused, 0},
+		{"beside a good one", []string{loop.addr, good.addr}, mdns.RcodeSuccess, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			f := newForwarder(t, zap.New(core), time.Second, tc.upstreams...)
+			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
+			slicedns.Store(serveHandler(t, h))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go f.Run(ctx)
+			before := loop.udp.Load()
+			start := time.Now()
+			for range 3 {
+				r := ask(t, slicedns.Load().(string), "www.example.org.", mdns.TypeA)
+				if r.Rcode != tc.want || len(r.Answer) != tc.answers {
+					t.Errorf("%s with %d answers, want %s with %d", mdns.RcodeToString[r.Rcode], len(r.Answer), mdns.RcodeToString[tc.want], tc.answers)
+				}
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("3 queries took %v", took)
+			}
+			// Beside a good upstream, queries need not wait for the probe.
+			for deadline := time.Now().Add(2 * time.Second); !f.Status()[0].Loop && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if st := f.Status(); !st[0].Loop {
+				t.Errorf("loop not detected: %+v", st)
+			}
+			if n := loop.udp.Load() - before; n > 4 {
+				t.Errorf("the looping upstream got %d queries: the loop was fed", n)
+			}
+			errs := logs.FilterLevelExact(zap.ErrorLevel).FilterMessageSnippet("forwarding loop").FilterField(zap.String("upstream", loop.addr))
+			if errs.Len() == 0 {
+				t.Errorf("no error log naming the loop; logs: %v", logs.All())
+			}
+		})
+	}
+}
+
+func TestParseUpstreams(t *testing.T) {
+	dir := t.TempDir()
+	resolv := filepath.Join(dir, "resolv.conf")
+	os.WriteFile(resolv, []byte("search default.svc.cluster.local\nnameserver 10.0.0.10\nnameserver fd00::10\noptions ndots:5\n"), 0o644)
+	empty := filepath.Join(dir, "empty.conf")
+	os.WriteFile(empty, []byte("search x\n"), 0o644)
+	for _, tc := range []struct {
+		in   []string
+		want []string
+		err  string
+	}{
+		{in: []string{"10.0.0.10"}, want: []string{"10.0.0.10:53"}},
+		{in: []string{"10.0.0.10:5353", "2001:db8::1"}, want: []string{"10.0.0.10:5353", "[2001:db8::1]:53"}},
+		{in: []string{"[2001:db8::1]:53, 192.0.2.1"}, want: []string{"[2001:db8::1]:53", "192.0.2.1:53"}},
+		{in: []string{resolv, "192.0.2.1"}, want: []string{"10.0.0.10:53", "[fd00::10]:53", "192.0.2.1:53"}},
+		{in: []string{"dns.google"}, err: "want an IP address"},
+		{in: []string{"10.0.0.10:0"}, err: "port 0"},
+		{in: []string{"/nonexistent/resolv.conf"}, err: "/nonexistent/resolv.conf"},
+		{in: []string{empty}, err: "no nameserver"},
+	} {
+		got, err := dns.ParseUpstreams(tc.in)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one containing %q", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || !slices.Equal(got, tc.want)):
+			t.Errorf("%q: %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

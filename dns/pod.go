@@ -1,0 +1,62 @@
+package dns
+
+import (
+	"net/netip"
+	"strings"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// lookup is Snapshot.Lookup, plus pod names when Options.PodRecords is on.
+func (h *Handler) lookup(snap *zone.Snapshot, rel string) (*zone.Node, bool) {
+	if h.pods {
+		if n, exists, isPod := podLookup(rel); isPod {
+			return n, exists
+		}
+	}
+	return snap.Lookup(rel)
+}
+
+// isPodName reports whether rel is "pod" or under it.
+func isPodName(rel string) bool { return rel == "pod" || strings.HasSuffix(rel, ".pod") }
+
+// podLookup answers the names under pod.<zone> the way CoreDNS's "pods
+// insecure" does: <a-b-c-d>.<namespace>.pod holds the address its first label
+// spells (2001-db8--1 for IPv6), whether or not a pod has it. Namespaces are
+// not checked either: slicedns does not watch them. "pod" and
+// "<namespace>.pod" are empty non-terminals. isPod is false for names
+// outside pod.<zone>.
+func podLookup(rel string) (n *zone.Node, exists, isPod bool) {
+	if !isPodName(rel) {
+		return nil, false, false
+	}
+	labels := strings.Split(rel, ".")
+	switch len(labels) {
+	case 1, 2:
+		return emptyNode, true, true
+	case 3:
+		ip, ok := podAddr(labels[0])
+		if !ok {
+			return nil, false, true
+		}
+		n := &zone.Node{Name: rel}
+		if ip.Is4() {
+			n.A = []zone.Address{{IP: ip}}
+		} else {
+			n.AAAA = []zone.Address{{IP: ip}}
+		}
+		return n, true, true
+	}
+	return nil, false, true
+}
+
+// podAddr reads a dashed address label, as CoreDNS does: three dashes and
+// no "--" is IPv4, anything else IPv6.
+func podAddr(label string) (netip.Addr, bool) {
+	if strings.Count(label, "-") == 3 && !strings.Contains(label, "--") {
+		ip, err := netip.ParseAddr(strings.ReplaceAll(label, "-", "."))
+		return ip, err == nil && ip.Is4()
+	}
+	ip, err := netip.ParseAddr(strings.ReplaceAll(label, "-", ":"))
+	return ip, err == nil && ip.Is6() && ip.Zone() == ""
+}
