@@ -1,0 +1,226 @@
+package main
+
+// TestBenchAPIServer is the kube-apiserver part of `make bench`: it is
+// skipped unless SLICEDNS_BENCH_APISERVER=1, reports figures with t.Logf and
+// asserts only correctness, never timing.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/slicedns/slicedns/internal/kubetest"
+)
+
+const (
+	benchServices  = 10000
+	benchEndpoints = 10
+	benchNS        = 100
+)
+
+func TestBenchAPIServer(t *testing.T) {
+	if os.Getenv("SLICEDNS_BENCH_APISERVER") != "1" {
+		t.Skip("set SLICEDNS_BENCH_APISERVER=1 (make bench does) to run")
+	}
+	c := kubetest.New(t, kubetest.Options{})
+	ctx := t.Context()
+	loadStart := time.Now()
+	fillBenchCluster(t, ctx, c.Client)
+	t.Logf("loaded %d Services x %d endpoints into kube-apiserver in %v", benchServices, benchEndpoints, time.Since(loadStart).Round(time.Millisecond))
+
+	probe := "svc-09999-9.svc-09999.ns-099.svc.cluster.local."
+	want := benchAddr(9999, 9)
+	started := time.Now()
+	inst := start(t, "--kubeconfig", c.Kubeconfig, "--startup-timeout", "30s")
+	waitAnswer(t, inst, probe, mdns.TypeA, func(a []string) bool { return slices.Contains(a, want) }, 60*time.Second)
+	t.Logf("start -> first correct answer with %d endpoints: %v", benchServices*benchEndpoints, time.Since(started).Round(time.Millisecond))
+	t.Logf("RSS after sync: %s", rss(inst.pid))
+
+	idle := writeLatency(t, ctx, c.Client, inst, 40)
+	t.Logf("API write -> answer, idle: %s", idle)
+
+	// Under load: dnsperf at a fixed rate in the background.
+	if perf, err := exec.LookPath("dnsperf"); err == nil {
+		qfile := t.TempDir() + "/q.txt"
+		var b strings.Builder
+		for i := 0; i < 1000; i++ {
+			fmt.Fprintf(&b, "svc-%05d.ns-%03d.svc.cluster.local A\n", i*7%benchServices, i*7%benchServices%benchNS)
+		}
+		os.WriteFile(qfile, []byte(b.String()), 0o644)
+		rate := os.Getenv("SLICEDNS_BENCH_LOAD_QPS")
+		if rate == "" {
+			rate = "30000"
+		}
+		load := exec.CommandContext(ctx, perf, "-s", inst.host, "-p", inst.port, "-d", qfile, "-c", "4", "-q", "100", "-Q", rate, "-l", "60")
+		if err := load.Start(); err == nil {
+			time.Sleep(time.Second)
+			busy := writeLatency(t, ctx, c.Client, inst, 40)
+			t.Logf("API write -> answer, under %s QPS of queries: %s", rate, busy)
+			load.Process.Kill()
+			load.Wait()
+		}
+	} else {
+		t.Logf("dnsperf missing: no under-load figure")
+	}
+
+	// A full relist: restart the API server and watch memory through it.
+	if err := c.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := c.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := writeLatency(t, ctx, c.Client, inst, 5)
+	t.Logf("after an API server restart (relist): write -> answer %s; RSS %s", after, rss(inst.pid))
+}
+
+func benchAddr(svc, ep int) string {
+	return netip.AddrFrom4([4]byte{10, byte(svc >> 8), byte(svc), byte(ep + 1)}).String()
+}
+
+// fillBenchCluster creates the bench zone through the API with a few writers.
+func fillBenchCluster(t *testing.T, ctx context.Context, cs kubernetes.Interface) {
+	for n := 0; n < benchNS; n++ {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ns-%03d", n)}}
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var failed error
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := createBenchService(ctx, cs, i); err != nil {
+					once.Do(func() { failed = err })
+				}
+			}
+		}()
+	}
+	for i := 0; i < benchServices; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if failed != nil {
+		t.Fatal(failed)
+	}
+}
+
+func createBenchService(ctx context.Context, cs kubernetes.Interface, i int) error {
+	ns, name := fmt.Sprintf("ns-%03d", i%benchNS), fmt.Sprintf("svc-%05d", i)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.ServiceSpec{
+		ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 80}},
+	}}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, benchSlice(ns, name, i, benchEndpoints), metav1.CreateOptions{})
+	return err
+}
+
+func benchSlice(ns, name string, i, n int) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-x", Namespace: ns,
+			Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](80)}},
+	}
+	for j := 0; j < n; j++ {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+			Addresses: []string{benchAddr(i, j)}, Hostname: ptr.To(fmt.Sprintf("%s-%d", name, j)),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+		})
+	}
+	return s
+}
+
+// writeLatency moves one endpoint of svc-00000 to a new address n times and
+// measures from just before each API write until a query sees the change.
+func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, n int) string {
+	var took []time.Duration
+	name := "svc-00000-0.svc-00000.ns-000.svc.cluster.local."
+	for k := 0; k < n; k++ {
+		s := benchSlice("ns-000", "svc-00000", 0, benchEndpoints)
+		addr := netip.AddrFrom4([4]byte{10, 200, byte(k >> 8), byte(k)}).String()
+		s.Endpoints[0].Addresses = []string{addr}
+		cur, err := cs.DiscoveryV1().EndpointSlices("ns-000").Get(ctx, s.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ResourceVersion = cur.ResourceVersion
+		begin := time.Now()
+		if _, err := cs.DiscoveryV1().EndpointSlices("ns-000").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitAnswer(t, inst, name, mdns.TypeA, func(a []string) bool { return slices.Equal(a, []string{addr}) }, 30*time.Second)
+		took = append(took, time.Since(begin))
+	}
+	slices.Sort(took)
+	pct := func(p int) time.Duration { return took[(len(took)-1)*p/100].Round(10 * time.Microsecond) }
+	return fmt.Sprintf("p50 %v, p90 %v, max %v (n=%d)", pct(50), pct(90), took[len(took)-1].Round(10*time.Microsecond), n)
+}
+
+// waitAnswer polls name over UDP every millisecond until ok accepts the
+// answer's addresses.
+func waitAnswer(t *testing.T, inst *instance, name string, qtype uint16, ok func([]string) bool, limit time.Duration) {
+	t.Helper()
+	cl := &mdns.Client{Timeout: 500 * time.Millisecond}
+	deadline := time.Now().Add(limit)
+	var last []string
+	for time.Now().Before(deadline) {
+		m := new(mdns.Msg)
+		m.SetQuestion(name, qtype)
+		if r, _, err := cl.Exchange(m, inst.dnsAddr); err == nil {
+			last = last[:0]
+			for _, rr := range r.Answer {
+				if a, isA := rr.(*mdns.A); isA {
+					last = append(last, a.A.String())
+				}
+			}
+			if ok(last) {
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%s: no acceptable answer within %v; last %v", name, limit, last)
+}
+
+// rss reads the process's resident and peak memory from /proc.
+func rss(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return "unknown"
+	}
+	var cur, peak string
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			cur = strings.TrimSpace(v)
+		}
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			peak = strings.TrimSpace(v)
+		}
+	}
+	return cur + " (peak " + peak + ")"
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/slicedns/slicedns/dns"
+)
+
+// config is everything the command line sets.
+type config struct {
+	manifests     string
+	kubeconfig    string
+	namespaces    listFlag
+	labelSelector string
+
+	dnsAddr  string
+	httpAddr string
+	zones    listFlag
+	ttl      time.Duration
+
+	upstreams       []string // host:port, from --upstream
+	upstreamTimeout time.Duration
+	podRecords      bool
+
+	logFormat  string
+	logLevel   string
+	logQueries bool
+
+	startupTimeout time.Duration
+	lameduck       time.Duration
+	pprof          bool
+}
+
+// hasForwardZone reports whether some zone is not a reverse zone.
+func hasForwardZone(zones []string) bool {
+	for _, z := range zones {
+		z = strings.ToLower(strings.Trim(z, "."))
+		if z != "in-addr.arpa" && z != "ip6.arpa" && !strings.HasSuffix(z, ".in-addr.arpa") && !strings.HasSuffix(z, ".ip6.arpa") {
+			return true
+		}
+	}
+	return false
+}
+
+// listFlag is a flag that may be repeated or given comma-separated.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// parseFlags parses args (without the program name). Errors are one line.
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("slicedns", flag.ContinueOnError)
+	// Errors are reported in one line by the caller; usage only on -h.
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.manifests, "manifests", "", "serve from the Service/EndpointSlice `DIR` (*.yaml, *.yml, *.json), watched for changes, instead of a cluster")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig `PATH` of the cluster to watch (default $KUBECONFIG, else in-cluster config)")
+	fs.Var(&c.namespaces, "namespaces", "only serve these namespaces (comma-separated or repeated; default all)")
+	fs.StringVar(&c.labelSelector, "label-selector", "", "only serve Services matching this label `selector`")
+	fs.StringVar(&c.dnsAddr, "dns-addr", ":53", "DNS listen `address`, UDP and TCP")
+	fs.StringVar(&c.httpAddr, "http-addr", ":8080", "HTTP listen `address` for /metrics, /healthz, /readyz")
+	fs.Var(&c.zones, "zone", "DNS `zone` to answer for (repeatable; default cluster.local, in-addr.arpa, ip6.arpa); zones under in-addr.arpa or ip6.arpa answer PTR records pointing into the first other zone")
+	var upstreams listFlag
+	fs.Var(&upstreams, "upstream", "forward names outside the zones to these resolvers: `addresses` (10.0.0.10, 10.0.0.10:53, [2001:db8::1]:53; comma-separated or repeated) or a resolv.conf path such as /etc/resolv.conf (default: none, such names get REFUSED)")
+	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long a forwarded query may take, across all upstreams, before SERVFAIL")
+	podRecords := fs.String("pod-records", "disabled", "answer <a-b-c-d>.<ns>.pod.<zone> names: disabled, or insecure (the address in the name, unchecked, as CoreDNS's \"pods insecure\"; deprecated by the Kubernetes DNS specification)")
+	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
+	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query (costly under load)")
+	fs.DurationVar(&c.startupTimeout, "startup-timeout", 5*time.Second, "how long to wait for the first sync before opening the DNS listener (names get SERVFAIL until synced)")
+	fs.DurationVar(&c.lameduck, "lameduck", 5*time.Second, "on SIGTERM, keep answering this long while /readyz reports 503")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, fmt.Errorf("%v (see slicedns -h)", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see slicedns -h)", fs.Arg(0))
+	}
+	if *ttl < 1 || *ttl > 3600 {
+		return nil, fmt.Errorf("--ttl %d: want 1 to 3600 seconds", *ttl)
+	}
+	c.ttl = time.Duration(*ttl) * time.Second
+	if len(c.zones) == 0 {
+		c.zones = listFlag{"cluster.local", "in-addr.arpa", "ip6.arpa"}
+	}
+	if !hasForwardZone(c.zones) {
+		return nil, fmt.Errorf("--zone %s: give a zone outside in-addr.arpa and ip6.arpa too (e.g. cluster.local), for the names PTR records point at", c.zones.String())
+	}
+	var err error
+	if c.upstreams, err = dns.ParseUpstreams(upstreams); err != nil {
+		return nil, fmt.Errorf("--upstream: %v", err)
+	}
+	if c.upstreamTimeout <= 0 {
+		return nil, errors.New("--upstream-timeout must be positive")
+	}
+	switch *podRecords {
+	case "disabled":
+	case "insecure":
+		c.podRecords = true
+	default:
+		return nil, fmt.Errorf("--pod-records %q: want disabled or insecure", *podRecords)
+	}
+	if c.manifests != "" && c.kubeconfig != "" {
+		return nil, errors.New("--manifests and --kubeconfig are exclusive: serve a folder or a cluster, not both")
+	}
+	if c.kubeconfig == "" && c.manifests == "" {
+		c.kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	if c.logFormat != "json" && c.logFormat != "console" {
+		return nil, fmt.Errorf("--log-format %q: want json or console", c.logFormat)
+	}
+	if c.startupTimeout < 0 || c.lameduck < 0 {
+		return nil, errors.New("--startup-timeout and --lameduck must not be negative")
+	}
+	return c, nil
+}

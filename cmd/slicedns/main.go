@@ -1,0 +1,202 @@
+// Command slicedns is a Kubernetes cluster DNS server that answers for
+// Services from EndpointSlices, from a live cluster or a folder of manifests.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/slicedns/slicedns/dns"
+	"github.com/slicedns/slicedns/watch"
+	"github.com/slicedns/slicedns/zone"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// run is main with its exit code: 0 after a clean shutdown or -h, 2 for a
+// bad command line, 1 when serving fails. Errors are one line on stderr.
+func run(args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "explain" {
+		return runExplain(args[1:], os.Stdout, stderr)
+	}
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "slicedns: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "slicedns: %v\n", err)
+		return 2
+	}
+	defer log.Sync()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("exiting", zap.Error(err))
+		fmt.Fprintf(stderr, "slicedns: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// source is what serve needs of a watch source.
+type source interface {
+	Run(ctx context.Context) error
+	Synced() bool
+}
+
+func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	z := zone.New()
+	registerZoneMetrics(reg, z)
+	wm := watch.NewMetrics(reg)
+
+	src, desc, err := newSource(cfg, z, log, wm)
+	if err != nil {
+		return err
+	}
+	srcCtx, stopSource := context.WithCancel(context.Background())
+	defer stopSource()
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- src.Run(srcCtx) }()
+	waitSynced(ctx, src, cfg.startupTimeout, log)
+
+	var draining atomic.Bool
+	ready := func() (bool, string) {
+		switch {
+		case draining.Load():
+			return false, "shutting down"
+		case !src.Synced():
+			return false, "not synced with " + desc
+		}
+		return true, ""
+	}
+	var fwd *dns.Forwarder
+	if len(cfg.upstreams) > 0 {
+		if fwd, err = dns.NewForwarder(dns.ForwarderOptions{Upstreams: cfg.upstreams, Timeout: cfg.upstreamTimeout, Logger: log}); err != nil {
+			return fmt.Errorf("--upstream: %w", err)
+		}
+	}
+	h := dns.NewHandler(z, dns.Options{
+		Zones: cfg.zones, TTL: cfg.ttl, Ready: src.Synced,
+		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
+		Forwarder: fwd, PodRecords: cfg.podRecords,
+	})
+	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
+	if err := dnsSrv.Listen(); err != nil {
+		return bindHint(err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		dnsSrv.Shutdown(context.Background())
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	httpSrv := &http.Server{Handler: httpMux(reg, ready, cfg.pprof, h.Explain), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- dnsSrv.Serve() }()
+	if fwd != nil {
+		// The probes start once the DNS server is up: a loop probe is
+		// detected when it comes back to it.
+		fwdCtx, stopFwd := context.WithCancel(context.Background())
+		defer stopFwd()
+		go fwd.Run(fwdCtx)
+	}
+	go func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("serving",
+		zap.String("dns_addr", dnsSrv.LocalAddr().String()),
+		zap.String("http_addr", httpLn.Addr().String()),
+		zap.Strings("zones", cfg.zones),
+		zap.Strings("upstreams", cfg.upstreams),
+		zap.String("source", desc),
+		zap.Bool("synced", src.Synced()))
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		dnsSrv.Shutdown(context.Background())
+		httpSrv.Close()
+		return err
+	case err := <-srcDone:
+		if err != nil {
+			dnsSrv.Shutdown(context.Background())
+			httpSrv.Close()
+			return err
+		}
+	}
+	// Lame duck: stay in service while load balancers see /readyz fail and
+	// take this instance out, so a rolling update drops no queries.
+	draining.Store(true)
+	log.Info("shutting down: lame duck", zap.Duration("lameduck", cfg.lameduck))
+	select {
+	case <-time.After(cfg.lameduck):
+	case <-forceSignal():
+	}
+	stopSource()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = errors.Join(dnsSrv.Shutdown(shutCtx), httpSrv.Shutdown(shutCtx))
+	log.Info("stopped")
+	return err
+}
+
+// forceSignal fires on a second SIGINT/SIGTERM, to skip the lame duck.
+func forceSignal() <-chan os.Signal {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
+	return c
+}
+
+func waitSynced(ctx context.Context, src source, timeout time.Duration, log *zap.Logger) {
+	deadline := time.Now().Add(timeout)
+	for !src.Synced() && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !src.Synced() {
+		log.Warn("not synced after --startup-timeout: answering SERVFAIL until synced", zap.Duration("startup_timeout", timeout))
+	}
+}
+
+// bindHint adds the usual cause to a failure to bind a privileged port.
+func bindHint(err error) error {
+	if strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("%w (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --dns-addr 127.0.0.1:5353)", err)
+	}
+	return err
+}
+
+func registerZoneMetrics(reg prometheus.Registerer, z *zone.Zone) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "slicedns_zone_services", Help: "Services served.",
+		}, func() float64 { return float64(z.Snapshot().Stats().Services) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "slicedns_zone_ready_endpoints", Help: "Ready endpoint addresses served, after de-duplication.",
+		}, func() float64 { return float64(z.Snapshot().Stats().ReadyEndpoints) }),
+	)
+}
