@@ -24,8 +24,10 @@
 //	srv := &mdns.Server{Addr: ":53", Net: "udp", Handler: mux}
 //
 // The handler answers every name under its zones authoritatively (NXDOMAIN
-// and NODATA with the zone's SOA), and REFUSED for names outside them, so
-// mount it on the zone's name, not on ".". It never blocks on the zone:
+// and NODATA with the zone's SOA), PTR records in reverse zones such as
+// "in-addr.arpa", and REFUSED for names outside them unless Options.Forwarder
+// is set, in which case it forwards them: mount it on the zone's name, or on
+// "." when it forwards. It never blocks on the zone:
 // each query reads the current snapshot. Set Options.Ready to have it answer
 // SERVFAIL until the zone is filled, rather than NXDOMAIN answers that
 // resolvers would cache.

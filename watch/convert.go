@@ -87,6 +87,10 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		}
 	}
 	for _, p := range s.Ports {
+		if p.Port == nil {
+			// "All ports" in the API: nothing an SRV record could name.
+			continue
+		}
 		port := zone.Port{Protocol: zone.Protocol("TCP")}
 		if p.Name != nil {
 			port.Name = *p.Name
@@ -94,12 +98,10 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		if p.Protocol != nil {
 			port.Protocol = protocol(*p.Protocol)
 		}
-		if p.Port != nil {
-			if err := checkPort(*p.Port); err != nil {
-				return nil, fmt.Errorf("%s: port %q: %w", what, port.Name, err)
-			}
-			port.Port = uint16(*p.Port)
+		if err := checkPort(*p.Port); err != nil {
+			return nil, fmt.Errorf("%s: port %q: %w", what, port.Name, err)
 		}
+		port.Port = uint16(*p.Port)
 		out.Ports = append(out.Ports, port)
 	}
 	out.Endpoints = make([]zone.Endpoint, 0, len(s.Endpoints))

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"errors"
@@ -143,6 +144,10 @@ func statManifest(path string) (manifestStamp, error) {
 	return manifestStamp{size: fi.Size(), mod: fi.ModTime()}, nil
 }
 
+// emptyGrace is how long a file that turned empty is taken for one being
+// rewritten, not one emptied on purpose.
+const emptyGrace = 2 * time.Second
+
 // manifestStamp is what a stat says of a file's content.
 type manifestStamp struct {
 	size int64
@@ -195,6 +200,13 @@ func (m *Manifests) load(trustStat bool) error {
 				log.Error("cannot read manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
 			}
 			st.err, st.read = err, false
+			continue
+		}
+		if len(bytes.TrimSpace(data)) == 0 && len(st.objects) > 0 && time.Since(stamp.mod) < emptyGrace {
+			// Caught between truncate and write (os.WriteFile, shell
+			// redirection): keep serving the last content and read again
+			// on the write's own event or the next re-read.
+			st.read = false
 			continue
 		}
 		sum := sha256.Sum256(data)

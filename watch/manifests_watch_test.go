@@ -138,3 +138,26 @@ func TestManifestsEditTouchesOnlyWhatChanged(t *testing.T) {
 		t.Errorf("renaming a file applied %v", calls)
 	}
 }
+
+// A file read between truncate and write looks empty; it must not take its
+// Services away for that instant. Emptied on purpose, it does.
+func TestManifestsEmptyFileIsARewriteUntilItSettles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.yaml")
+	writeFile(t, path, service("a", "10.96.0.1"))
+	f := newFixture(t, dir)
+	f.load(t)
+	writeFile(t, path, "")
+	f.load(t)
+	if got := f.addrs("a.default.svc"); !slices.Equal(got, []string{"10.96.0.1"}) {
+		t.Fatalf("a file caught mid-rewrite took its Service away: %v", got)
+	}
+	old := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	f.load(t)
+	if got := f.addrs("a.default.svc"); len(got) != 0 {
+		t.Fatalf("a file emptied on purpose still serves %v", got)
+	}
+}
