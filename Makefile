@@ -30,15 +30,18 @@ deps-kube:
 vet:
 	$(GO) vet ./...
 
-# The kube-apiserver tests find the binaries through SLICEDNS_KUBE_BIN.
+# The kube-apiserver tests find the binaries through SLICEDNS_KUBE_BIN. The
+# race detector runs over the packages whose readers and writers share
+# snapshots (-short: without the API server, which the first run covers).
 test: deps vet
 	SLICEDNS_KUBE_BIN=$$(./hack/kube/build.sh 2>/dev/null) $(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -short -race ./zone ./dns ./watch
 
 test-unit:
 	$(GO) test -count=1 -short ./...
 
 bench: build deps
-	./hack/bench.sh
+	SLICEDNS_BENCH_APISERVER=$${SLICEDNS_BENCH_APISERVER:-1} ./hack/bench.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
