@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")
+			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n       slicedns explain [flags] NAME   (slicedns explain -h)\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return nil, err
