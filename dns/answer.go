@@ -107,12 +107,12 @@ func (h *Handler) match(name string) (servedZone, string, bool) {
 // records fills m's answer (and additional) sections for qtype at node.
 func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone.Snapshot, node *zone.Node, apex bool) {
 	owner := q.Name
-	if node.CNAME != "" {
+	if node.CNAME() != "" {
 		// An ExternalName Service: the CNAME is the only data at the name
 		// (RFC 1034 3.6.2), whatever type was asked.
-		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME)})
+		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME())})
 		if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeAAAA {
-			h.chase(m, q, node.CNAME, snap)
+			h.chase(m, q, node.CNAME(), snap)
 		}
 		return
 	}
@@ -128,8 +128,8 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	case mdns.TypeSRV:
 		h.srv(m, owner, z, node)
 	case mdns.TypeTXT:
-		if len(node.TXT) > 0 {
-			m.Answer = append(m.Answer, &mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: node.TXT})
+		if len(node.TXT()) > 0 {
+			m.Answer = append(m.Answer, &mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: node.TXT()})
 		}
 	case mdns.TypeSOA:
 		if apex {

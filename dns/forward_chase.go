@@ -75,10 +75,10 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 			m.Rcode = mdns.RcodeNameError
 			m.Ns = []mdns.RR{h.soa(z, snap)}
 			return
-		case node.CNAME != "":
-			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME)})
+		case node.CNAME() != "":
+			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME())})
 			seen = append(seen, canonical(target))
-			target = node.CNAME
+			target = node.CNAME()
 			continue
 		}
 		addrs := node.A

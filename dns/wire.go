@@ -142,7 +142,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	snap := h.src.Snapshot()
 	node, exists := snap.Lookup(rel)
-	if exists && node.CNAME != "" {
+	if exists && node.CNAME() != "" {
 		return nil, 0, false
 	}
 	limit := udpLimit(q.edns, q.udpSize)

@@ -3,6 +3,7 @@ package watch
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -119,10 +120,10 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 			ep.Hostname = *e.Hostname
 		}
 		if e.NodeName != nil {
-			ep.NodeName = *e.NodeName
+			ep.NodeName = intern(*e.NodeName)
 		}
 		if e.Zone != nil {
-			ep.Zone = *e.Zone
+			ep.Zone = intern(*e.Zone)
 		}
 		if e.TargetRef != nil {
 			ep.TargetRef = e.TargetRef.Kind + "/" + e.TargetRef.Name
@@ -166,4 +167,32 @@ func namespaceOf(ns string) string {
 		return corev1.NamespaceDefault
 	}
 	return ns
+}
+
+// interned holds one copy of each node and topology-zone name: every
+// endpoint repeats one of a few of them, and the zone keeps the endpoints
+// for as long as they exist. It is emptied when it grows past maxInterned
+// (names of nodes long gone), which costs only sharing, never correctness.
+var interned struct {
+	sync.Mutex
+	m map[string]string
+}
+
+const maxInterned = 1 << 14
+
+// intern returns s, or an equal string that an earlier call returned.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	interned.Lock()
+	defer interned.Unlock()
+	if v, ok := interned.m[s]; ok {
+		return v
+	}
+	if interned.m == nil || len(interned.m) >= maxInterned {
+		interned.m = make(map[string]string)
+	}
+	interned.m[s] = s
+	return s
 }

@@ -3,6 +3,7 @@ package watch
 import (
 	"strings"
 	"testing"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -32,5 +33,33 @@ func TestConvertRefusesPortsOutOfRange(t *testing.T) {
 		Spec: corev1.ServiceSpec{ClusterIP: "None", Ports: []corev1.ServicePort{{Name: "http", Port: 65535}}}}
 	if _, err := ServiceFromAPI(ok); err != nil {
 		t.Errorf("port 65535 refused: %v", err)
+	}
+}
+
+// Every endpoint names its node and zone: converted slices share one copy
+// of each name rather than keeping one per endpoint.
+func TestConvertInternsNodeAndZone(t *testing.T) {
+	conv := func() *discoveryv1.EndpointSlice {
+		return &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "s-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "s"}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"},
+				NodeName: ptr.To(strings.Clone("node-1")), Zone: ptr.To(strings.Clone("zone-a"))}},
+		}
+	}
+	a, err := SliceFromAPI(conv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SliceFromAPI(conv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ea, eb := a.Endpoints[0], b.Endpoints[0]
+	if ea.NodeName != "node-1" || ea.Zone != "zone-a" {
+		t.Fatalf("endpoint %+v", ea)
+	}
+	if unsafe.StringData(ea.NodeName) != unsafe.StringData(eb.NodeName) || unsafe.StringData(ea.Zone) != unsafe.StringData(eb.Zone) {
+		t.Error("node and zone names are not shared")
 	}
 }

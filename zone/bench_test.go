@@ -2,6 +2,7 @@ package zone_test
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/slicedns/slicedns/zone"
@@ -70,5 +71,17 @@ func BenchmarkUpsertSlice(b *testing.B) {
 			}
 			b.ReportMetric(float64(perService), "endpoints/op")
 		})
+	}
+}
+
+func BenchmarkLookupAddr(b *testing.B) {
+	s := bigZone(b, 100_000).Snapshot()
+	ip := netip.MustParseAddr("10.2.0.42") // svc-500's pod-41
+	if len(s.LookupAddr(ip)) != 1 {
+		b.Fatalf("LookupAddr(%v) = %v", ip, s.LookupAddr(ip))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.LookupAddr(ip)
 	}
 }

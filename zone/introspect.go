@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 )
@@ -29,12 +28,7 @@ func (s *Snapshot) Service(namespace, name string) (ServiceState, bool) {
 	if !ok {
 		return ServiceState{}, false
 	}
-	st := ServiceState{Service: e.service, Slices: make([]*Slice, 0, len(e.slices))}
-	for _, sl := range e.slices {
-		st.Slices = append(st.Slices, sl)
-	}
-	slices.SortFunc(st.Slices, func(a, b *Slice) int { return cmp.Compare(a.Name, b.Name) })
-	return st, true
+	return ServiceState{Service: e.service, Slices: slices.Clone(e.slices)}, true
 }
 
 // NamespacesWithService returns, sorted, the namespaces that hold a Service

@@ -42,8 +42,6 @@ func (stringHasher) Equal(a, b string) bool { return a == b }
 
 type addrHasher struct{}
 
-func (addrHasher) Hash(k netip.Addr) uint32 {
-	b := k.As16()
-	return uint32(maphash.Bytes(hashSeed, b[:]))
-}
-func (addrHasher) Equal(a, b netip.Addr) bool { return a == b }
+// addrHasher hashes addresses in their 16-byte form.
+func (addrHasher) Hash(k [16]byte) uint32   { return uint32(maphash.Bytes(hashSeed, k[:])) }
+func (addrHasher) Equal(a, b [16]byte) bool { return a == b }

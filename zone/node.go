@@ -18,9 +18,32 @@ type Node struct {
 	A        []Address
 	AAAA     []Address
 	SRV      []SRV
-	// CNAME is the absolute target of an ExternalName Service, without a trailing dot.
-	CNAME string
-	TXT   []string
+	// rare holds the records that only a few names have, keeping every
+	// other Node smaller (see CNAME and TXT); nil when there are none.
+	rare *rareRecords
+}
+
+type rareRecords struct {
+	cname string
+	txt   []string
+}
+
+// CNAME is the absolute target of an ExternalName Service, without a
+// trailing dot; "" for every other name.
+func (n *Node) CNAME() string {
+	if n.rare == nil {
+		return ""
+	}
+	return n.rare.cname
+}
+
+// TXT is the name's TXT record (dns-version's); nil for most names. The
+// slice is shared: do not modify it.
+func (n *Node) TXT() []string {
+	if n.rare == nil {
+		return nil
+	}
+	return n.rare.txt
 }
 
 // Address is an A or AAAA record's data and the endpoint it came from (nil
@@ -41,5 +64,5 @@ type SRV struct {
 
 // Empty reports whether the node holds no records: an empty non-terminal.
 func (n *Node) Empty() bool {
-	return len(n.A) == 0 && len(n.AAAA) == 0 && len(n.SRV) == 0 && n.CNAME == "" && len(n.TXT) == 0
+	return len(n.A) == 0 && len(n.AAAA) == 0 && len(n.SRV) == 0 && n.CNAME() == "" && len(n.TXT()) == 0
 }

@@ -72,8 +72,8 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 	}
 	res := &Result{Name: fqdn, Service: n.Service, SRV: slices.Clone(n.SRV)}
 	res.Addresses = append(append(res.Addresses, n.A...), n.AAAA...)
-	if n.CNAME != "" {
-		res.CNAME = n.CNAME + "."
+	if n.CNAME() != "" {
+		res.CNAME = n.CNAME() + "."
 	}
 	return res, nil
 }

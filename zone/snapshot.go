@@ -17,7 +17,10 @@ const SpecVersion = "1.1.0"
 type Snapshot struct {
 	services   *immutable.Map[string, *entry]
 	namespaces *immutable.Map[string, int]
-	reverse    *immutable.Map[netip.Addr, []*Node]
+	// reverse holds the PTR targets of every address, filed by ptrKey in
+	// buckets of 16 neighbouring addresses: pods' addresses come in runs, and
+	// one map entry for each of 16 addresses costs a fraction of one each.
+	reverse *immutable.Map[[16]byte, *ptrBucket]
 
 	serviceCount int
 	readyCount   int
@@ -29,7 +32,7 @@ type Snapshot struct {
 // which one it is.
 var (
 	apexNode    = &Node{}
-	versionNode = &Node{Name: "dns-version", TXT: []string{SpecVersion}}
+	versionNode = &Node{Name: "dns-version", rare: &rareRecords{txt: []string{SpecVersion}}}
 	entNode     = &Node{}
 )
 
@@ -60,15 +63,14 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 	}
 	keyStart := strings.LastIndexByte(rest[:dot], '.') + 1
 	e, ok := s.services.Get(rest[keyStart:])
-	if !ok || e.view == nil || e.view.nodes == nil {
+	if !ok {
 		return nil, false
 	}
 	prefix := ""
 	if keyStart > 0 {
 		prefix = rest[:keyStart-1]
 	}
-	n, ok := e.view.nodes[prefix]
-	return n, ok
+	return e.view.lookup(prefix)
 }
 
 // ent is the empty non-terminal when it exists, keeping Lookup's promise of
@@ -85,8 +87,40 @@ func ent(exists bool) (*Node, bool) {
 // Service name of every Service the address is a ClusterIP of, in name order.
 // The result is shared; do not modify it.
 func (s *Snapshot) LookupAddr(ip netip.Addr) []*Node {
-	ns, _ := s.reverse.Get(ip.Unmap())
-	return ns
+	key, low := ptrKey(ip.Unmap())
+	b, _ := s.reverse.Get(key)
+	if b == nil {
+		return nil
+	}
+	i := 0
+	for i < len(b.lows) && b.lows[i] < low {
+		i++
+	}
+	j := i
+	for j < len(b.lows) && b.lows[j] == low {
+		j++
+	}
+	if i == j {
+		return nil
+	}
+	return b.nodes[i:j:j]
+}
+
+// A ptrBucket holds the PTR targets of the addresses whose ptrKey is its
+// key: nodes[i] is a target of the address with low 4 bits lows[i]. They are
+// sorted by address and then by name.
+type ptrBucket struct {
+	lows  []uint8
+	nodes []*Node
+}
+
+// ptrKey returns ip's bucket in the reverse index (its 16-byte form with the
+// low 4 bits cleared) and those 4 bits.
+func ptrKey(ip netip.Addr) (key [16]byte, low uint8) {
+	key = ip.As16()
+	low = key[15] & 0xf
+	key[15] &^= 0xf
+	return key, low
 }
 
 // Modified is when the snapshot was published: the SOA serial.

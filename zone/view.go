@@ -1,171 +1,92 @@
 package zone
 
 import (
+	"hash/maphash"
+	"math/bits"
 	"net/netip"
-	"slices"
-	"strings"
 )
 
 // view is the set of names one Service publishes, keyed by the labels in
 // front of "<svc>.<ns>.svc": "" for the Service itself, "<endpoint>", and
 // "_<port>._<proto>" and "_<proto>" for SRV.
 type view struct {
-	nodes map[string]*Node
+	// nodes are the Service's own node (nodes[0]) and its endpoint names';
+	// srv are the SRV names' and their _<proto> parents'. nodes is nil when
+	// the Service publishes nothing: its name does not exist.
+	nodes []Node
+	srv   []Node
+	// index finds a node by its label: an open-addressing hash table (with
+	// linear probing, at most half full) of positions in nodes[1:] then
+	// srv, plus one; 0 is a free slot. It costs a few bytes a name where a
+	// Go map costs tens.
+	index []uint32
 	// ready counts ready endpoint addresses, for the zone's size gauge.
 	ready int
 }
 
-// buildView computes what a Service publishes from its spec and its slices.
-// It costs the size of this Service only. Slices are visited in name order so
-// that answers are stable.
-func buildView(svc *Service, slicesByName map[string]*Slice) *view {
-	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
-	v := &view{nodes: map[string]*Node{}}
-	self := &Node{Name: base, Service: svc}
-	v.nodes[""] = self
-
-	if svc.Type == ExternalName {
-		self.CNAME = strings.TrimSuffix(svc.ExternalName, ".")
-		return v
+// at returns the node at position i of the index.
+func (v *view) at(i uint32) *Node {
+	if int(i) < len(v.nodes)-1 {
+		return &v.nodes[1+i]
 	}
-
-	names := make([]string, 0, len(slicesByName))
-	for name := range slicesByName {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-
-	// seen de-duplicates addresses that appear in several slices (an endpoint
-	// moving between slices, or a slice being rewritten): the first slice in
-	// name order names it.
-	seen := map[[16]byte]*Node{}
-	type srvKey struct {
-		label  string
-		target *Node
-		port   uint16
-	}
-	srvSeen := map[srvKey]bool{}
-	var srvOrder []string
-	srvs := map[string][]SRV{}
-	// addSRV files one SRV record under its port's name, and under "" for
-	// the SRV records of the Service name itself, which (as in CoreDNS)
-	// list every port, named or not.
-	addSRV := func(p Port, target *Node) {
-		labels := [2]string{"", ""}
-		if p.Name != "" {
-			labels[1] = srvLabel(p)
-		}
-		for i, label := range labels {
-			if i == 1 && label == "" {
-				break
-			}
-			k := srvKey{label, target, p.Port}
-			if srvSeen[k] {
-				continue
-			}
-			srvSeen[k] = true
-			if _, ok := srvs[label]; !ok {
-				srvOrder = append(srvOrder, label)
-			}
-			srvs[label] = append(srvs[label], SRV{Port: p.Port, Target: target})
-		}
-	}
-
-	for _, sliceName := range names {
-		s := slicesByName[sliceName]
-		if s.AddressType == FQDN {
-			continue
-		}
-		for i := range s.Endpoints {
-			e := &s.Endpoints[i]
-			if !e.Ready {
-				continue
-			}
-			var targets []*Node
-			for _, ip := range e.Addresses {
-				if n, dup := seen[ip.As16()]; dup {
-					targets = appendUnique(targets, n)
-					continue
-				}
-				label := EndpointName(e.Hostname, ip)
-				n := v.nodes[label]
-				if n == nil {
-					n = &Node{Name: label + "." + base, Service: svc, Endpoint: e}
-					v.nodes[label] = n
-				}
-				seen[ip.As16()] = n
-				a := Address{IP: ip, Endpoint: e}
-				if ip.Is4() {
-					n.A = append(n.A, a)
-				} else {
-					n.AAAA = append(n.AAAA, a)
-				}
-				if svc.Type == Headless {
-					if ip.Is4() {
-						self.A = append(self.A, a)
-					} else {
-						self.AAAA = append(self.AAAA, a)
-					}
-				}
-				v.ready++
-				targets = appendUnique(targets, n)
-			}
-			if svc.Type != Headless {
-				continue
-			}
-			for _, p := range s.Ports {
-				for _, t := range targets {
-					addSRV(p, t)
-				}
-			}
-		}
-	}
-
-	if svc.Type == ClusterIP {
-		for _, ip := range svc.ClusterIPs {
-			a := Address{IP: ip}
-			if ip.Is4() {
-				self.A = append(self.A, a)
-			} else {
-				self.AAAA = append(self.AAAA, a)
-			}
-		}
-		for _, p := range svc.Ports {
-			addSRV(p, self)
-		}
-	}
-
-	for _, label := range srvOrder {
-		records := srvs[label]
-		// Equal weights that add up to 100, at least 1 each, as CoreDNS does.
-		weight := uint16(max(1, 100/len(records)))
-		for i := range records {
-			records[i].Weight = weight
-		}
-		if label == "" {
-			self.SRV = records
-			continue
-		}
-		v.nodes[label] = &Node{Name: label + "." + base, Service: svc, SRV: records}
-		proto := label[strings.IndexByte(label, '.')+1:]
-		if v.nodes[proto] == nil {
-			v.nodes[proto] = &Node{Name: proto + "." + base, Service: svc}
-		}
-	}
-
-	// A Service with nothing to answer does not exist: NXDOMAIN, not NODATA,
-	// for a headless Service with no ready endpoints.
-	if self.Empty() && len(v.nodes) == 1 {
-		v.nodes = nil
-	}
-	return v
+	return &v.srv[int(i)-(len(v.nodes)-1)]
 }
 
-func appendUnique(ns []*Node, n *Node) []*Node {
-	if slices.Contains(ns, n) {
-		return ns
+// lookup returns the node of the name with the given labels in front of
+// the Service's name ("" for the Service itself). It does not allocate.
+func (v *view) lookup(label string) (*Node, bool) {
+	if v == nil || v.nodes == nil {
+		return nil, false
 	}
-	return append(ns, n)
+	if label == "" {
+		return &v.nodes[0], true
+	}
+	if len(v.index) == 0 {
+		return nil, false
+	}
+	// Every name is label + "." + the Service's name.
+	want := len(label) + 1 + len(v.nodes[0].Name)
+	mask := uint32(len(v.index) - 1)
+	for h := uint32(maphash.String(hashSeed, label)) & mask; ; h = (h + 1) & mask {
+		k := v.index[h]
+		if k == 0 {
+			return nil, false
+		}
+		if n := v.at(k - 1); len(n.Name) == want && n.Name[:len(label)] == label {
+			return n, true
+		}
+	}
+}
+
+// buildIndex fills v.index from v.nodes and v.srv.
+func (v *view) buildIndex() {
+	count := len(v.nodes) - 1 + len(v.srv)
+	if count <= 0 {
+		return
+	}
+	v.index = make([]uint32, 1<<bits.Len(uint(2*count-1)))
+	mask := uint32(len(v.index) - 1)
+	base := len(v.nodes[0].Name)
+	for i := range uint32(count) {
+		n := v.at(i)
+		h := uint32(maphash.String(hashSeed, n.Name[:len(n.Name)-1-base])) & mask
+		for v.index[h] != 0 {
+			h = (h + 1) & mask
+		}
+		v.index[h] = i + 1
+	}
+}
+
+// ptrCount is how many times eachPTR calls its function.
+func (v *view) ptrCount() int {
+	if v == nil || v.nodes == nil {
+		return 0
+	}
+	n := v.ready
+	if self := &v.nodes[0]; self.Service.Type == ClusterIP {
+		n += len(self.A) + len(self.AAAA)
+	}
+	return n
 }
 
 // eachPTR calls fn for every address a PTR record points back from, with the
@@ -176,9 +97,9 @@ func (v *view) eachPTR(fn func(ip netip.Addr, n *Node)) {
 	if v == nil {
 		return
 	}
-	self := v.nodes[""]
-	for _, n := range v.nodes {
-		if n.Endpoint == nil && !(n == self && n.Service.Type == ClusterIP) {
+	for i := range v.nodes {
+		n := &v.nodes[i]
+		if n.Endpoint == nil && !(i == 0 && n.Service.Type == ClusterIP) {
 			continue
 		}
 		for _, a := range n.A {

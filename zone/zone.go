@@ -1,9 +1,11 @@
 package zone
 
 import (
+	"bytes"
 	"cmp"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +36,7 @@ func New() *Zone {
 	z.snap.Store(&Snapshot{
 		services:   immutable.NewMap[string, *entry](stringHasher{}),
 		namespaces: immutable.NewMap[string, int](stringHasher{}),
-		reverse:    immutable.NewMap[netip.Addr, []*Node](addrHasher{}),
+		reverse:    immutable.NewMap[[16]byte, *ptrBucket](addrHasher{}),
 		modified:   time.Now(),
 	})
 	return z
@@ -49,8 +51,10 @@ func (z *Zone) Snapshot() *Snapshot { return z.snap.Load() }
 // and what it publishes. Entries are immutable; writers replace them.
 type entry struct {
 	service *Service
-	slices  map[string]*Slice
-	view    *view
+	// slices are in name order; a slice or two is the norm, so a sorted
+	// slice is smaller than a map and as quick to search.
+	slices []*Slice
+	view   *view
 }
 
 // UpsertService adds or replaces a Service. An invalid Service is refused with
@@ -105,14 +109,17 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	}
 	z.sliceOwner[sk] = key
 	old, _ := w.services.Get(key)
-	e := &entry{slices: map[string]*Slice{s.Name: s}}
+	e := &entry{}
 	if old != nil {
 		e.service = old.service
-		for n, other := range old.slices {
-			if n != s.Name {
-				e.slices[n] = other
-			}
-		}
+		e.slices = old.slices
+	}
+	i, found := slices.BinarySearchFunc(e.slices, s.Name, bySliceName)
+	if found {
+		e.slices = slices.Clone(e.slices)
+		e.slices[i] = s
+	} else {
+		e.slices = slices.Insert(slices.Clip(e.slices), i, s)
 	}
 	w.put(key, old, e)
 	z.snap.Store(w)
@@ -147,17 +154,18 @@ func (w *Snapshot) removeSlice(key, sliceName string) {
 	if !ok {
 		return
 	}
-	if _, has := old.slices[sliceName]; !has {
+	i, has := slices.BinarySearchFunc(old.slices, sliceName, bySliceName)
+	if !has {
 		return
 	}
-	e := &entry{service: old.service, slices: make(map[string]*Slice, len(old.slices))}
-	for n, s := range old.slices {
-		if n != sliceName {
-			e.slices[n] = s
-		}
+	e := &entry{service: old.service, slices: slices.Delete(slices.Clone(old.slices), i, i+1)}
+	if len(e.slices) == 0 {
+		e.slices = nil
 	}
 	w.put(key, old, e)
 }
+
+func bySliceName(s *Slice, name string) int { return cmp.Compare(s.Name, name) }
 
 // put replaces old (nil when absent) with e under key, rebuilding e's view
 // and the indexes that depend on it.
@@ -196,14 +204,21 @@ func (w *Snapshot) countNamespace(ns string, delta int) {
 }
 
 // reindexPTR moves the reverse entries of one Service from its old view to
-// its new one, touching only the addresses either of them holds.
+// its new one, touching only the buckets of the addresses either holds.
 func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
-	touched := map[netip.Addr]bool{}
-	oldView.eachPTR(func(ip netip.Addr, _ *Node) { touched[ip] = true })
-	added := map[netip.Addr][]*Node{}
+	type ptr struct {
+		key [16]byte
+		low uint8
+		n   *Node // nil for an address the old view held
+	}
+	ptrs := make([]ptr, 0, oldView.ptrCount()+newView.ptrCount())
+	oldView.eachPTR(func(ip netip.Addr, _ *Node) {
+		k, low := ptrKey(ip)
+		ptrs = append(ptrs, ptr{k, low, nil})
+	})
 	newView.eachPTR(func(ip netip.Addr, n *Node) {
-		touched[ip] = true
-		added[ip] = append(added[ip], n)
+		k, low := ptrKey(ip)
+		ptrs = append(ptrs, ptr{k, low, n})
 	})
 	if oldView != nil {
 		w.readyCount -= oldView.ready
@@ -211,20 +226,53 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 	if newView != nil {
 		w.readyCount += newView.ready
 	}
-	for ip := range touched {
-		cur, _ := w.reverse.Get(ip)
-		next := make([]*Node, 0, len(cur)+len(added[ip]))
-		for _, n := range cur {
-			if serviceKey(n.Service.Namespace, n.Service.Name) != key {
-				next = append(next, n)
+	// Group by bucket.
+	slices.SortFunc(ptrs, func(a, b ptr) int { return bytes.Compare(a.key[:], b.key[:]) })
+	type target struct {
+		low uint8
+		n   *Node
+	}
+	var next []target
+	for start := 0; start < len(ptrs); {
+		k := ptrs[start].key
+		end := start + 1
+		for end < len(ptrs) && ptrs[end].key == k {
+			end++
+		}
+		next = next[:0]
+		if cur, _ := w.reverse.Get(k); cur != nil {
+			for i, n := range cur.nodes {
+				if !hasKey(n.Service, key) {
+					next = append(next, target{cur.lows[i], n})
+				}
 			}
 		}
-		next = append(next, added[ip]...)
+		for _, p := range ptrs[start:end] {
+			if p.n != nil {
+				next = append(next, target{p.low, p.n})
+			}
+		}
+		start = end
 		if len(next) == 0 {
-			w.reverse = w.reverse.Delete(ip)
+			w.reverse = w.reverse.Delete(k)
 			continue
 		}
-		slices.SortFunc(next, func(a, b *Node) int { return cmp.Compare(a.Name, b.Name) })
-		w.reverse = w.reverse.Set(ip, next)
+		slices.SortStableFunc(next, func(a, b target) int {
+			if c := cmp.Compare(a.low, b.low); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.n.Name, b.n.Name)
+		})
+		b := &ptrBucket{lows: make([]uint8, len(next)), nodes: make([]*Node, len(next))}
+		for i, t := range next {
+			b.lows[i], b.nodes[i] = t.low, t.n
+		}
+		w.reverse = w.reverse.Set(k, b)
 	}
+}
+
+// hasKey reports whether key is svc's serviceKey, without building it.
+func hasKey(svc *Service, key string) bool {
+	return len(key) == len(svc.Name)+1+len(svc.Namespace) &&
+		strings.HasPrefix(key, svc.Name) && key[len(svc.Name)] == '.' && strings.HasSuffix(key, svc.Namespace)
 }

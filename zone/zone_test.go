@@ -85,10 +85,10 @@ func render(s *zone.Snapshot, name string) string {
 	for _, r := range n.SRV {
 		rr = append(rr, fmt.Sprintf("SRV %d %d %d %s", r.Priority, r.Weight, r.Port, r.Target.Name))
 	}
-	if n.CNAME != "" {
-		rr = append(rr, "CNAME "+n.CNAME)
+	if n.CNAME() != "" {
+		rr = append(rr, "CNAME "+n.CNAME())
 	}
-	for _, t := range n.TXT {
+	for _, t := range n.TXT() {
 		rr = append(rr, "TXT "+t)
 	}
 	slices.Sort(rr)

@@ -1,0 +1,126 @@
+package zone_test
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/slicedns/slicedns/watch"
+	"github.com/slicedns/slicedns/zone"
+)
+
+// Sizes of the zone BenchmarkZoneMemory builds: 10,000 headless Services of
+// 10 endpoints with hostnames and one named port, as issue 4 states them.
+const (
+	memServices    = 10_000
+	memPerService  = 10
+	memNodes       = 500 // distinct Kubernetes nodes the pods run on
+	memZones       = 3   // distinct topology zones
+	memTotalEPsStr = "100k"
+)
+
+// memObjects returns the API objects of Service i, as an informer delivers
+// them: every string freshly decoded, none shared.
+func memObjects(i int) (*corev1.Service, *discoveryv1.EndpointSlice) {
+	ns := fmt.Sprintf("ns-%d", i%100)
+	name := fmt.Sprintf("svc-%d", i)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone,
+			Ports:     []corev1.ServicePort{{Name: "http", Protocol: corev1.ProtocolTCP, Port: 80}},
+			Selector:  map[string]string{"app": name},
+		},
+	}
+	portName, proto, port := "http", corev1.ProtocolTCP, int32(8080)
+	sl := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-abcde",
+			Labels: map[string]string{discoveryv1.LabelServiceName: name}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Protocol: &proto, Port: &port}},
+	}
+	for j := range memPerService {
+		k := i*memPerService + j
+		host := fmt.Sprintf("%s-%d", name, j)
+		node := fmt.Sprintf("node-%d", k%memNodes)
+		zn := fmt.Sprintf("zone-%c", 'a'+k%memZones)
+		ready := true
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{fmt.Sprintf("10.%d.%d.%d", k>>16&0xff, k>>8&0xff, k&0xff)},
+			Hostname:   &host,
+			NodeName:   &node,
+			Zone:       &zn,
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Name: host},
+		})
+	}
+	return svc, sl
+}
+
+func memZone(b *testing.B) *zone.Zone {
+	z := zone.New()
+	for i := range memServices {
+		as, asl := memObjects(i)
+		s, err := watch.ServiceFromAPI(as)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sl, err := watch.SliceFromAPI(asl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := z.UpsertService(s); err != nil {
+			b.Fatal(err)
+		}
+		if err := z.UpsertSlice(sl); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return z
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkZoneMemory reports the live heap a zone of 100,000 endpoints holds
+// per endpoint, counting the Services and slices it retains (built by watch,
+// as in production). Its time is that of loading the whole zone.
+func BenchmarkZoneMemory(b *testing.B) {
+	b.Run("endpoints="+memTotalEPsStr, func(b *testing.B) {
+		var perEndpoint float64
+		for b.Loop() {
+			before := liveHeap()
+			z := memZone(b)
+			after := liveHeap()
+			if st := z.Snapshot().Stats(); st.ReadyEndpoints != memServices*memPerService {
+				b.Fatalf("%d ready endpoints, want %d", st.ReadyEndpoints, memServices*memPerService)
+			}
+			perEndpoint = float64(int64(after)-int64(before)) / (memServices * memPerService)
+			if path := os.Getenv("ZONE_HEAP_PROFILE"); path != "" {
+				// The heap with the zone live, for go tool pprof
+				// -sample_index=inuse_space (run with -memprofilerate=1).
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+					b.Fatal(err)
+				}
+				f.Close()
+			}
+			runtime.KeepAlive(z)
+		}
+		b.ReportMetric(perEndpoint, "B/endpoint")
+	})
+}
