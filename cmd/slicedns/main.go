@@ -51,6 +51,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer log.Sync()
 	setMemoryLimit(log)
+	tuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {
@@ -82,6 +83,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	defer stopSource()
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
+	go releaseAfterSync(srcCtx, src.Synced)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
 
 	var draining atomic.Bool
