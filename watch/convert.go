@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -58,6 +59,12 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 	return out, nil
 }
 
+// ErrNoServiceName is the error SliceFromAPI wraps for a slice without the
+// kubernetes.io/service-name label. In a cluster such slices belong to other
+// controllers and are simply not DNS's business; in a manifests folder they
+// are a mistake.
+var ErrNoServiceName = errors.New("no kubernetes.io/service-name label")
+
 // TriggerTimeAnnotation is set by the EndpointSlice controller to when the
 // change that produced a slice happened.
 const TriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
@@ -72,6 +79,9 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		Service:   s.Labels[discoveryv1.LabelServiceName],
 	}
 	what := "endpointslice " + out.Namespace + "/" + s.Name
+	if out.Service == "" {
+		return nil, fmt.Errorf("%s: %w", what, ErrNoServiceName)
+	}
 	switch s.AddressType {
 	case discoveryv1.AddressTypeIPv4:
 		out.AddressType = zone.IPv4

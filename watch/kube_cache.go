@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"errors"
 	"reflect"
 
 	"go.uber.org/zap"
@@ -117,6 +118,12 @@ func (h *kubeHandler[T]) apply(old *kubeObject[T], newObj any, live bool) {
 		h.k.log().Error("informer delivered an object the transform did not make", zap.String("kind", h.kind), zap.String("type", reflect.TypeOf(newObj).String()))
 		return
 	}
+	if errors.Is(c.err, ErrNoServiceName) {
+		// Another controller's slice, not a Service's: nothing to serve and
+		// nothing wrong, so no warning on each of its updates.
+		h.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", c.Namespace), zap.String("name", c.Name))
+		return
+	}
 	if c.err != nil {
 		h.k.Metrics.Invalid(h.kind)
 		h.k.log().Warn("skipping an object that cannot be served; the previous version, if any, stays served",
@@ -125,8 +132,8 @@ func (h *kubeHandler[T]) apply(old *kubeObject[T], newObj any, live bool) {
 		return
 	}
 	// Updates that only touch what DNS ignores (status, labels, a Service's
-	// load balancer) would otherwise publish a new snapshot and drop every
-	// answer kubeObject on the Service's nodes.
+	// load balancer) would otherwise publish a new snapshot and rebuild the
+	// Service's names for nothing.
 	if old != nil && old.obj != nil && reflect.DeepEqual(old.obj, c.obj) {
 		return
 	}
