@@ -162,17 +162,13 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	if exists {
 		switch q.qtype {
-		case mdns.TypeA:
-			for _, a := range node.A {
-				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
-				out = h.appendAddr(out, a)
-				an++
-				fits()
+		case mdns.TypeA, mdns.TypeAAAA:
+			addrs := node.A
+			if q.qtype == mdns.TypeAAAA {
+				addrs = node.AAAA
 			}
-		case mdns.TypeAAAA:
-			for _, a := range node.AAAA {
-				out = binary.BigEndian.AppendUint16(out, ptrQuestion)
-				out = h.appendAddr(out, a)
+			for _, a := range addrs {
+				out = h.appendAddrRR(out, ptrQuestion, a)
 				an++
 				fits()
 			}
@@ -212,15 +208,11 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			if seenTarget(node.SRV[:i], s.Target) {
 				continue
 			}
-			for _, a := range s.Target.A {
-				out = binary.BigEndian.AppendUint16(out, uint16(0xC000|targetAt))
-				out = h.appendAddr(out, a)
-				extra++
-			}
-			for _, a := range s.Target.AAAA {
-				out = binary.BigEndian.AppendUint16(out, uint16(0xC000|targetAt))
-				out = h.appendAddr(out, a)
-				extra++
+			for _, addrs := range [2][]zone.Address{s.Target.A, s.Target.AAAA} {
+				for _, a := range addrs {
+					out = h.appendAddrRR(out, uint16(0xC000|targetAt), a)
+					extra++
+				}
 			}
 		}
 		// Additional data that does not fit is left out silently (RFC 2181 9).
@@ -271,8 +263,10 @@ func setRdlen(out []byte, at int) {
 	binary.BigEndian.PutUint16(out[at:], uint16(len(out)-at-2))
 }
 
-// appendAddr appends an A or AAAA record after its owner name.
-func (h *Handler) appendAddr(out []byte, a zone.Address) []byte {
+// appendAddrRR appends an A or AAAA record whose owner is the compression
+// pointer owner.
+func (h *Handler) appendAddrRR(out []byte, owner uint16, a zone.Address) []byte {
+	out = binary.BigEndian.AppendUint16(out, owner)
 	if a.IP.Is4() {
 		out, at := h.appendRRHeader(out, mdns.TypeA)
 		b := a.IP.As4()
