@@ -89,7 +89,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	}
 	for _, z := range opts.Zones {
 		l := strings.ToLower(strings.Trim(z, "."))
-		sz := servedZone{fqdn: mdns.Fqdn(l), lower: l, reverse: isReverseZone(l)}
+		sz := servedZone{fqdn: mdns.Fqdn(l), lower: l, reverse: IsReverseZone(l)}
 		h.zones = append(h.zones, sz)
 		if !sz.reverse && h.ptrZone == "" {
 			h.ptrZone = sz.fqdn

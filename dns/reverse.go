@@ -14,9 +14,11 @@ import (
 // zone's apex, or a partial reverse name.
 var emptyNode = &zone.Node{}
 
-// isReverseZone reports whether z (lower-cased, without the final dot) is
-// in-addr.arpa, ip6.arpa or a part of either.
-func isReverseZone(z string) bool {
+// IsReverseZone reports whether zone z is in-addr.arpa, ip6.arpa or a part
+// of either: a zone a Handler answers PTR records in. Case and a final dot
+// do not matter.
+func IsReverseZone(z string) bool {
+	z = strings.ToLower(strings.TrimSuffix(z, "."))
 	return z == "in-addr.arpa" || z == "ip6.arpa" ||
 		strings.HasSuffix(z, ".in-addr.arpa") || strings.HasSuffix(z, ".ip6.arpa")
 }

@@ -11,15 +11,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/slicedns/slicedns/dns"
 	"github.com/slicedns/slicedns/watch"
 	"github.com/slicedns/slicedns/zone"
+	"go.uber.org/zap"
 )
 
 const explainUsage = `Usage: slicedns explain [--manifests DIR | --kubeconfig PATH | --server URL] [-o text|json] NAME
@@ -115,10 +115,10 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	if c.output != "text" && c.output != "json" {
 		return nil, fmt.Errorf("-o %q: want text or json", c.output)
 	}
-	if *ttl < 1 || *ttl > 3600 {
-		return nil, fmt.Errorf("--ttl %d: want 1 to 3600 seconds", *ttl)
+	var err error
+	if c.ttl, err = ttlFlag(*ttl); err != nil {
+		return nil, err
 	}
-	c.ttl = time.Duration(*ttl) * time.Second
 	if c.kubeconfig == "" && c.manifests == "" && c.server == "" {
 		c.kubeconfig = os.Getenv("KUBECONFIG")
 	}
@@ -137,7 +137,7 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 		return nil, errors.New("--zone and --ttl are the server's own with --server")
 	}
 	if len(c.zones) == 0 {
-		c.zones = listFlag{"cluster.local", "in-addr.arpa", "ip6.arpa"}
+		c.zones = slices.Clone(defaultZones)
 	}
 	return c, nil
 }
@@ -158,7 +158,7 @@ func explain(ctx context.Context, cfg *explainConfig, stderr io.Writer) (*dns.Ex
 		if err := src.Load(); err != nil {
 			return nil, fmt.Errorf("--manifests: %w", err)
 		}
-	} else if err := readCluster(ctx, cfg, z); err != nil {
+	} else if err := readCluster(ctx, cfg, z, log); err != nil {
 		return nil, err
 	}
 	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl})
@@ -167,21 +167,11 @@ func explain(ctx context.Context, cfg *explainConfig, stderr io.Writer) (*dns.Ex
 
 // readCluster fills z with the cluster's Services and EndpointSlices: the
 // Kube source's first full list, after which the watch is stopped.
-func readCluster(ctx context.Context, cfg *explainConfig, z *zone.Zone) error {
-	log, err := newLogger("console", "warn")
-	if err != nil {
-		return err
-	}
-	watch.KlogToZap(log)
-	rc, err := watch.RESTConfig(cfg.kubeconfig)
+func readCluster(ctx context.Context, cfg *explainConfig, z *zone.Zone, log *zap.Logger) error {
+	src, host, err := newKube(cfg.kubeconfig, z, log)
 	if err != nil {
 		return fmt.Errorf("--kubeconfig: %w", err)
 	}
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return fmt.Errorf("kubernetes client: %w", err)
-	}
-	src := &watch.Kube{Client: client, Sink: z, Logger: log}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- src.Run(runCtx) }()
@@ -200,7 +190,7 @@ func readCluster(ctx context.Context, cfg *explainConfig, z *zone.Zone) error {
 			}
 			return err
 		case <-deadline.C:
-			return fmt.Errorf("could not list Services and EndpointSlices from %s within %v", rc.Host, cfg.timeout)
+			return fmt.Errorf("could not list Services and EndpointSlices from %s within %v", host, cfg.timeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:

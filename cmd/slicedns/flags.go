@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,15 +38,26 @@ type config struct {
 	pprof          bool
 }
 
+// defaultZones are served when no --zone is given, as CoreDNS's default
+// Corefile does: the cluster zone and both reverse zones.
+var defaultZones = listFlag{"cluster.local", "in-addr.arpa", "ip6.arpa"}
+
 // hasForwardZone reports whether some zone is not a reverse zone.
 func hasForwardZone(zones []string) bool {
 	for _, z := range zones {
-		z = strings.ToLower(strings.Trim(z, "."))
-		if z != "in-addr.arpa" && z != "ip6.arpa" && !strings.HasSuffix(z, ".in-addr.arpa") && !strings.HasSuffix(z, ".ip6.arpa") {
+		if !dns.IsReverseZone(strings.Trim(z, ".")) {
 			return true
 		}
 	}
 	return false
+}
+
+// ttlFlag checks --ttl, given in seconds.
+func ttlFlag(seconds uint) (time.Duration, error) {
+	if seconds < 1 || seconds > 3600 {
+		return 0, fmt.Errorf("--ttl %d: want 1 to 3600 seconds", seconds)
+	}
+	return time.Duration(seconds) * time.Second, nil
 }
 
 // listFlag is a flag that may be repeated or given comma-separated.
@@ -97,17 +109,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (see slicedns -h)", fs.Arg(0))
 	}
-	if *ttl < 1 || *ttl > 3600 {
-		return nil, fmt.Errorf("--ttl %d: want 1 to 3600 seconds", *ttl)
+	var err error
+	if c.ttl, err = ttlFlag(*ttl); err != nil {
+		return nil, err
 	}
-	c.ttl = time.Duration(*ttl) * time.Second
 	if len(c.zones) == 0 {
-		c.zones = listFlag{"cluster.local", "in-addr.arpa", "ip6.arpa"}
+		c.zones = slices.Clone(defaultZones)
 	}
 	if !hasForwardZone(c.zones) {
 		return nil, fmt.Errorf("--zone %s: give a zone outside in-addr.arpa and ip6.arpa too (e.g. cluster.local), for the names PTR records point at", c.zones.String())
 	}
-	var err error
 	if c.upstreams, err = dns.ParseUpstreams(upstreams); err != nil {
 		return nil, fmt.Errorf("--upstream: %v", err)
 	}

@@ -20,18 +20,26 @@ func newSource(cfg *config, z *zone.Zone, log *zap.Logger, m *watch.Metrics) (so
 		}
 		return src, "manifests " + cfg.manifests, nil
 	}
-	watch.KlogToZap(log)
-	rc, err := watch.RESTConfig(cfg.kubeconfig)
+	src, host, err := newKube(cfg.kubeconfig, z, log)
 	if err != nil {
 		return nil, "", fmt.Errorf("no cluster to watch: %w (give --manifests DIR, --kubeconfig PATH, or run in a pod)", err)
+	}
+	src.Namespaces, src.LabelSelector, src.Metrics = cfg.namespaces, cfg.labelSelector, m
+	return src, "cluster " + host, nil
+}
+
+// newKube is the cluster source for a kubeconfig path ("" for $KUBECONFIG,
+// else in-cluster), with client-go's logs routed to log. It returns the API
+// server's address too, for messages.
+func newKube(kubeconfig string, z *zone.Zone, log *zap.Logger) (*watch.Kube, string, error) {
+	watch.KlogToZap(log)
+	rc, err := watch.RESTConfig(kubeconfig)
+	if err != nil {
+		return nil, "", err
 	}
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, "", fmt.Errorf("kubernetes client: %w", err)
 	}
-	src := &watch.Kube{
-		Client: client, Sink: z, Namespaces: cfg.namespaces, LabelSelector: cfg.labelSelector,
-		Logger: log, Metrics: m,
-	}
-	return src, "cluster " + rc.Host, nil
+	return &watch.Kube{Client: client, Sink: z, Logger: log}, rc.Host, nil
 }
