@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +59,8 @@ type entry struct {
 }
 
 // UpsertService adds or replaces a Service. An invalid Service is refused with
-// an error and the zone is left as it was.
+// an error and the zone is left as it was. A Service equal to the one held
+// changes nothing: the zone keeps the one it has and publishes no snapshot.
 func (z *Zone) UpsertService(s *Service) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -66,8 +68,11 @@ func (z *Zone) UpsertService(s *Service) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	key := serviceKey(s.Namespace, s.Name)
+	old, _ := z.Snapshot().services.Get(key)
+	if old != nil && old.service != nil && reflect.DeepEqual(old.service, s) {
+		return nil
+	}
 	w := z.begin()
-	old, _ := w.services.Get(key)
 	e := &entry{service: s}
 	if old != nil {
 		e.slices = old.slices
@@ -94,7 +99,9 @@ func (z *Zone) DeleteService(namespace, name string) {
 }
 
 // UpsertSlice adds or replaces an EndpointSlice. An invalid slice is refused
-// with an error and the zone is left as it was.
+// with an error and the zone is left as it was. A slice equal to the one held
+// but for its TriggerTime changes nothing: the zone keeps the one it has and
+// publishes no snapshot.
 func (z *Zone) UpsertSlice(s *Slice) error {
 	if err := s.Validate(); err != nil {
 		return err
@@ -103,18 +110,26 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	defer z.mu.Unlock()
 	sk := s.Namespace + "/" + s.Name
 	key := serviceKey(s.Namespace, s.Service)
+	prev, known := z.sliceOwner[sk]
+	old, _ := z.Snapshot().services.Get(key)
+	var i int
+	var found bool
+	if old != nil {
+		i, found = slices.BinarySearchFunc(old.slices, s.Name, bySliceName)
+		if found && prev == key && sameSlice(old.slices[i], s) {
+			return nil
+		}
+	}
 	w := z.begin()
-	if prev, ok := z.sliceOwner[sk]; ok && prev != key {
+	if known && prev != key {
 		w.removeSlice(prev, s.Name)
 	}
 	z.sliceOwner[sk] = key
-	old, _ := w.services.Get(key)
 	e := &entry{}
 	if old != nil {
 		e.service = old.service
 		e.slices = old.slices
 	}
-	i, found := slices.BinarySearchFunc(e.slices, s.Name, bySliceName)
 	if found {
 		e.slices = slices.Clone(e.slices)
 		e.slices[i] = s
@@ -166,6 +181,14 @@ func (w *Snapshot) removeSlice(key, sliceName string) {
 }
 
 func bySliceName(s *Slice, name string) int { return cmp.Compare(s.Name, name) }
+
+// sameSlice reports whether a and b publish the same: equal but for when
+// they were triggered.
+func sameSlice(a, b *Slice) bool {
+	x, y := *a, *b
+	x.TriggerTime, y.TriggerTime = time.Time{}, time.Time{}
+	return reflect.DeepEqual(x, y)
+}
 
 // put replaces old (nil when absent) with e under key, rebuilding e's view
 // and the indexes that depend on it.

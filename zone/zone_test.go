@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/slicedns/slicedns/zone"
 )
@@ -265,6 +266,39 @@ func TestSnapshotsAreImmutable(t *testing.T) {
 	}
 	if now.Modified().Before(oldSerial) {
 		t.Error("Modified went backwards")
+	}
+}
+
+// An upsert equal to what the zone holds (a relist, a status-only update)
+// must neither publish a snapshot nor swap the held object for the new one:
+// the caller drops the new one, and only one copy stays in memory.
+func TestUpsertUnchangedKeepsHeldObject(t *testing.T) {
+	svc := headless("default", "a")
+	sl := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
+	z := build(t, svc, sl)
+	before := z.Snapshot()
+
+	again := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
+	again.TriggerTime = time.Now() // when it changed is not what it publishes
+	feed(t, z, headless("default", "a"), again)
+	if z.Snapshot() != before {
+		t.Error("an unchanged Service or slice published a new snapshot")
+	}
+	st, _ := z.Snapshot().Service("default", "a")
+	if st.Service != svc || len(st.Slices) != 1 || st.Slices[0] != sl {
+		t.Errorf("the zone swapped its objects for equal ones: %p %p, want %p %p", st.Service, st.Slices[0], svc, sl)
+	}
+
+	// A real change is published, and so is an equal slice filed under
+	// another Service.
+	changed := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", false, "10.0.0.1"))
+	feed(t, z, changed)
+	if got := render(z.Snapshot(), "a.default.svc"); got != "NXDOMAIN" {
+		t.Errorf("after the endpoint became not ready: a.default.svc = %q", got)
+	}
+	feed(t, z, headless("default", "b"), slice("default", "s1", "b", zone.IPv4, cql, ep("pod-1", false, "10.0.0.1")))
+	if st, _ := z.Snapshot().Service("default", "a"); len(st.Slices) != 0 {
+		t.Errorf("the slice that moved to Service b is still under a: %+v", st.Slices)
 	}
 }
 
