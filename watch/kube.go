@@ -57,6 +57,8 @@ type Kube struct {
 	sinkMu  sync.Mutex // serialises Sink calls across informers
 	started atomic.Bool
 	regs    atomic.Pointer[[]cache.ResourceEventHandlerRegistration]
+	// informers are set before regs is stored, and never change after.
+	informers []cache.SharedIndexInformer
 	synced  atomic.Bool
 }
 
@@ -95,6 +97,7 @@ func (k *Kube) Run(ctx context.Context) error {
 			regs = append(regs, inf.reg)
 		}
 	}
+	k.informers = informers
 	k.regs.Store(&regs)
 
 	start := time.Now()
@@ -204,7 +207,7 @@ func (k *Kube) newInformer(lw cache.ListerWatcher, l *kubeLink, example runtime.
 	transform cache.TransformFunc, h cache.ResourceEventHandler) (*kubeInformer, error) {
 	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{ObjectDescription: l.what})
 	// Both setters fail only once an informer has started.
-	if err := inf.SetTransform(transform); err != nil {
+	if err := inf.SetTransform(skipUnchanged(inf.GetStore(), transform)); err != nil {
 		return nil, err
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { l.failed(err) }); err != nil {

@@ -3,6 +3,7 @@ package watch
 import (
 	"errors"
 	"reflect"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -20,17 +21,30 @@ const (
 )
 
 // kubeObject is what Kube's informer caches hold in place of an API object:
-// the zone object that ServiceFromAPI or SliceFromAPI made of it, or the
-// reason it could not be made, plus the three metadata fields the informer
-// itself reads (namespace and name for the key, resourceVersion to tell a
-// relist's unchanged objects from changed ones). Nothing else of the API
-// object survives the transform, and the zone is handed the very same *T,
-// so each Service and slice is held in memory once, in its slim form.
+// the three metadata fields the informer reads (kubeMeta), and, until the
+// handler hands it to the Sink, the zone object that ServiceFromAPI or
+// SliceFromAPI made of the API object, or the reason it could not be made.
+// Nothing else of the API object survives the transform.
+//
+// The handler takes obj out as it delivers the event, so the cache never
+// keeps a zone object: the Sink's copy is the only one. Keeping it in the
+// cache too would be free while both are the same, but a relist replaces
+// every cached object with a freshly converted one while the Sink, rightly,
+// keeps what it had: the zone would be held twice.
 type kubeObject[T zone.Service | zone.Slice] struct {
-	metav1.ObjectMeta
-	obj *T    // nil when err is set
-	err error // why the object cannot be served
+	kubeMeta
+	obj atomic.Pointer[T] // nil when err is set, and once taken
+	err error             // why the object cannot be served
 }
+
+func newKubeObject[T zone.Service | zone.Slice](m *metav1.ObjectMeta, obj *T, err error) *kubeObject[T] {
+	o := &kubeObject[T]{kubeMeta: metaOf(m), err: err}
+	o.obj.Store(obj)
+	return o
+}
+
+// take returns the zone object, once.
+func (o *kubeObject[T]) take() *T { return o.obj.Swap(nil) }
 
 // kubeTransformService is the Service informer's cache.TransformFunc. It
 // must never fail: a transform error aborts the whole relist, which the
@@ -42,7 +56,7 @@ func kubeTransformService(obj any) (any, error) {
 		return obj, nil
 	}
 	z, err := ServiceFromAPI(s)
-	return &kubeObject[zone.Service]{ObjectMeta: kubeMeta(&s.ObjectMeta), obj: z, err: err}, nil
+	return newKubeObject(&s.ObjectMeta, z, err), nil
 }
 
 // kubeTransformSlice is the EndpointSlice informer's cache.TransformFunc;
@@ -53,11 +67,44 @@ func kubeTransformSlice(obj any) (any, error) {
 		return obj, nil
 	}
 	z, err := SliceFromAPI(s)
-	return &kubeObject[zone.Slice]{ObjectMeta: kubeMeta(&s.ObjectMeta), obj: z, err: err}, nil
+	return newKubeObject(&s.ObjectMeta, z, err), nil
 }
 
-func kubeMeta(m *metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, ResourceVersion: m.ResourceVersion}
+// skipUnchanged wraps a transform so that an API object whose
+// resourceVersion the cache holds already is not converted again: a relist
+// delivers every object, and converting them all only to drop them (the
+// handler skips an unchanged resourceVersion) would double the garbage a
+// relist makes. Such an object becomes a kubeObject without a zone object.
+func skipUnchanged(store cache.Store, transform cache.TransformFunc) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		var m *metav1.ObjectMeta
+		switch o := obj.(type) {
+		case *corev1.Service:
+			m = &o.ObjectMeta
+		case *discoveryv1.EndpointSlice:
+			m = &o.ObjectMeta
+		default: // slim already, or a tombstone
+			return obj, nil
+		}
+		if m.ResourceVersion != "" {
+			held, ok, _ := store.GetByKey(cacheKey(m.Namespace, m.Name))
+			if h, isObj := held.(metav1.Object); ok && isObj && h.GetResourceVersion() == m.ResourceVersion {
+				if _, isSvc := obj.(*corev1.Service); isSvc {
+					return &kubeObject[zone.Service]{kubeMeta: metaOf(m)}, nil
+				}
+				return &kubeObject[zone.Slice]{kubeMeta: metaOf(m)}, nil
+			}
+		}
+		return transform(obj)
+	}
+}
+
+// cacheKey is cache.MetaNamespaceKeyFunc's key, without the interface.
+func cacheKey(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
 }
 
 // kubeHandler feeds one informer's events to the Sink. It implements
@@ -73,20 +120,22 @@ type kubeHandler[T zone.Service | zone.Slice] struct {
 
 func (h *kubeHandler[T]) OnAdd(obj any, isInInitialList bool) {
 	h.k.Metrics.Event(h.kind, "add")
-	h.apply(nil, obj, !isInInitialList)
+	h.apply(obj, !isInInitialList)
 }
 
 // OnUpdate skips an object whose resourceVersion did not change: a relist
 // delivers every object again, because client-go treats a handler added
 // without a resync period as always resyncing, and a relist follows every
-// broken watch.
+// broken watch. An update that changes nothing DNS serves (status, labels,
+// a Service's load balancer) reaches the Sink, which ignores it.
 func (h *kubeHandler[T]) OnUpdate(oldObj, newObj any) {
 	old, _ := oldObj.(*kubeObject[T])
-	if n, ok := newObj.(*kubeObject[T]); ok && old != nil && n.ResourceVersion != "" && n.ResourceVersion == old.ResourceVersion {
+	if n, ok := newObj.(*kubeObject[T]); ok && old != nil && n.resourceVersion != "" && n.resourceVersion == old.resourceVersion {
+		n.take() // the Sink holds an equal object already
 		return
 	}
 	h.k.Metrics.Event(h.kind, "update")
-	h.apply(old, newObj, true)
+	h.apply(newObj, true)
 }
 
 // OnDelete removes the object by key, so a tombstone (a delete the informer
@@ -112,42 +161,42 @@ func (h *kubeHandler[T]) OnDelete(obj any) {
 // update makes a served object unservable, the zone keeps answering from the
 // previous version until a valid update or a delete arrives. The API server
 // validates objects, so this takes a hand-crafted or future-schema object.
-func (h *kubeHandler[T]) apply(old *kubeObject[T], newObj any, live bool) {
+func (h *kubeHandler[T]) apply(newObj any, live bool) {
 	c, ok := newObj.(*kubeObject[T])
 	if !ok {
 		h.k.log().Error("informer delivered an object the transform did not make", zap.String("kind", h.kind), zap.String("type", reflect.TypeOf(newObj).String()))
 		return
 	}
+	obj := c.take()
 	if errors.Is(c.err, ErrNoServiceName) {
 		// Another controller's slice, not a Service's: nothing to serve and
 		// nothing wrong, so no warning on each of its updates.
-		h.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", c.Namespace), zap.String("name", c.Name))
+		h.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", c.namespace), zap.String("name", c.name))
 		return
 	}
 	if c.err != nil {
 		h.k.Metrics.Invalid(h.kind)
 		h.k.log().Warn("skipping an object that cannot be served; the previous version, if any, stays served",
-			zap.String("kind", h.kind), zap.String("namespace", c.Namespace), zap.String("name", c.Name),
-			zap.String("resourceVersion", c.ResourceVersion), zap.Error(c.err))
+			zap.String("kind", h.kind), zap.String("namespace", c.namespace), zap.String("name", c.name),
+			zap.String("resourceVersion", c.resourceVersion), zap.Error(c.err))
 		return
 	}
-	// Updates that only touch what DNS ignores (status, labels, a Service's
-	// load balancer) would otherwise publish a new snapshot and rebuild the
-	// Service's names for nothing.
-	if old != nil && old.obj != nil && reflect.DeepEqual(old.obj, c.obj) {
+	if obj == nil {
+		// Delivered before: a handler sees each cached object once, so
+		// this is not expected; there is nothing to hand over.
 		return
 	}
 	h.k.sinkMu.Lock()
-	err := h.upsert(c.obj)
+	err := h.upsert(obj)
 	h.k.sinkMu.Unlock()
 	if err != nil {
 		h.k.Metrics.Invalid(h.kind)
 		h.k.log().Warn("sink refused an object", zap.String("kind", h.kind),
-			zap.String("namespace", c.Namespace), zap.String("name", c.Name), zap.Error(err))
+			zap.String("namespace", c.namespace), zap.String("name", c.name), zap.Error(err))
 		return
 	}
 	if live && h.served != nil {
-		h.served(c.obj)
+		h.served(obj)
 	}
 }
 

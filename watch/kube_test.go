@@ -182,10 +182,13 @@ func TestKubeTransformSlims(t *testing.T) {
 	if !ok {
 		t.Fatalf("transform made a %T", out)
 	}
-	wantMeta := metav1.ObjectMeta{Namespace: "prod", Name: "web", ResourceVersion: "42"}
+	wantMeta := kubeMeta{namespace: "prod", name: "web", resourceVersion: "42"}
 	want, _ := ServiceFromAPI(svc)
-	if !reflect.DeepEqual(c.ObjectMeta, wantMeta) || !reflect.DeepEqual(c.obj, want) || c.err != nil {
-		t.Errorf("transform kept %+v, %+v, %v; want only %+v and %+v", c.ObjectMeta, c.obj, c.err, wantMeta, want)
+	if c.kubeMeta != wantMeta || !reflect.DeepEqual(c.obj.Load(), want) || c.err != nil {
+		t.Errorf("transform kept %+v, %+v, %v; want only %+v and %+v", c.kubeMeta, c.obj.Load(), c.err, wantMeta, want)
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(c); key != "prod/web" || err != nil {
+		t.Errorf("informer key of the slim object: %q, %v", key, err)
 	}
 	if again, _ := kubeTransformService(c); again != any(c) {
 		t.Errorf("transform is not idempotent: %v became %v", c, again)
@@ -200,17 +203,20 @@ func TestKubeTransformSlims(t *testing.T) {
 	out, _ = kubeTransformSlice(sl)
 	cs := out.(*kubeObject[zone.Slice])
 	wantSlice, _ := SliceFromAPI(sl)
-	if !reflect.DeepEqual(cs.ObjectMeta, metav1.ObjectMeta{Namespace: "prod", Name: "web-abc", ResourceVersion: "43"}) || !reflect.DeepEqual(cs.obj, wantSlice) {
-		t.Errorf("transform kept %+v, %+v; want %+v", cs.ObjectMeta, cs.obj, wantSlice)
+	if cs.kubeMeta != (kubeMeta{namespace: "prod", name: "web-abc", resourceVersion: "43"}) || !reflect.DeepEqual(cs.obj.Load(), wantSlice) {
+		t.Errorf("transform kept %+v, %+v; want %+v", cs.kubeMeta, cs.obj.Load(), wantSlice)
 	}
-	if cs.obj.Service != "web" || cs.obj.TriggerTime.IsZero() {
-		t.Errorf("the service name or trigger time was lost: %+v", cs.obj)
+	if got := cs.take(); got.Service != "web" || got.TriggerTime.IsZero() {
+		t.Errorf("the service name or trigger time was lost: %+v", got)
+	}
+	if again := cs.take(); again != nil {
+		t.Errorf("the zone object was taken twice: %+v", again)
 	}
 
 	bad := kubeHeadless("prod", "bad")
 	bad.Spec.ClusterIP, bad.Spec.ClusterIPs = "not-an-ip", []string{"not-an-ip"}
 	out, err = kubeTransformService(bad)
-	if cb := out.(*kubeObject[zone.Service]); err != nil || cb.err == nil || cb.obj != nil || cb.Name != "bad" {
+	if cb := out.(*kubeObject[zone.Service]); err != nil || cb.err == nil || cb.obj.Load() != nil || cb.name != "bad" {
 		t.Errorf("invalid Service: transform gave %+v, %v; want a keyed object holding the reason", cb, err)
 	}
 }
@@ -334,9 +340,69 @@ func TestKubeTombstoneOnRelist(t *testing.T) {
 		t.Errorf("EndpointSlice updates counted: %v; the unchanged slice was delivered again", got)
 	}
 
+	if n := heldZoneObjects(k); n != 0 {
+		t.Errorf("after the relist the informer caches hold %d zone objects; the zone's are the only copies", n)
+	}
+
 	// A tombstone that lost its object still names the key.
 	k.sliceHandler().OnDelete(cache.DeletedFinalStateUnknown{Key: "ns/web-a"})
 	kubeEventually(t, time.Second, wantZoneAddrs(e.zone, "web.ns.svc"))
+}
+
+// A relist delivers every object again; those whose resourceVersion the
+// cache holds are not converted again (the handler would drop them).
+func TestKubeTransformSkipsUnchanged(t *testing.T) {
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	transform := skipUnchanged(store, kubeTransformSlice)
+	sl := kubeSlice("prod", "web-abc", "web", "10.0.0.1")
+	sl.ResourceVersion = "5"
+	first, _ := transform(sl)
+	held := first.(*kubeObject[zone.Slice])
+	if held.obj.Load() == nil {
+		t.Fatal("a new object was not converted")
+	}
+	if again, _ := transform(held); again != any(held) {
+		t.Error("transform is not idempotent on a slim object")
+	}
+	store.Add(held)
+
+	same, _ := transform(sl.DeepCopy())
+	if c := same.(*kubeObject[zone.Slice]); c.obj.Load() != nil || c.resourceVersion != "5" || c.name != "web-abc" {
+		t.Errorf("an unchanged object was converted again: %+v", c)
+	}
+	changed := sl.DeepCopy()
+	changed.ResourceVersion = "6"
+	if c, _ := transform(changed); c.(*kubeObject[zone.Slice]).obj.Load() == nil {
+		t.Error("a changed object was not converted")
+	}
+	tomb := cache.DeletedFinalStateUnknown{Key: "prod/web-abc", Obj: held}
+	if got, _ := transform(tomb); got != any(tomb) {
+		t.Errorf("a tombstone was transformed: %+v", got)
+	}
+}
+
+// heldZoneObjects counts the zone objects k's informer caches still hold:
+// after every event has been handled there should be none.
+func heldZoneObjects(k *Kube) int {
+	if k.regs.Load() == nil {
+		return 0
+	}
+	n := 0
+	for _, inf := range k.informers {
+		for _, o := range inf.GetStore().List() {
+			switch o := o.(type) {
+			case *kubeObject[zone.Service]:
+				if o.obj.Load() != nil {
+					n++
+				}
+			case *kubeObject[zone.Slice]:
+				if o.obj.Load() != nil {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {

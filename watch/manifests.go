@@ -290,7 +290,12 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	var upserts, deletes []*manifestObject
 	for k, o := range want {
 		if old, ok := m.applied[k]; ok && reflect.DeepEqual(old.svc, o.svc) && reflect.DeepEqual(old.slice, o.slice) {
-			m.applied[k] = o // same content, perhaps from another file now
+			// Same content, perhaps from another file now. The Sink keeps
+			// the objects it has, so o refers to those and the ones just
+			// decoded are dropped: an edit does not leave two copies of
+			// every untouched object in the file.
+			o.svc, o.slice = old.svc, old.slice
+			m.applied[k] = o
 			continue
 		}
 		upserts = append(upserts, o)

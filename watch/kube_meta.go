@@ -1,0 +1,58 @@
+package watch
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// kubeMeta is the metadata an informer cache entry keeps: what the informer
+// itself reads (namespace and name for the key, resourceVersion to tell a
+// relist's unchanged objects) and nothing else. A full metav1.ObjectMeta is
+// 240 bytes before its strings, once per cached object; this is 48.
+//
+// It implements metav1.Object so that client-go's key functions accept the
+// cached objects without an allocation per call. The fields it does not keep
+// read as empty and ignore writes.
+type kubeMeta struct {
+	namespace, name, resourceVersion string
+}
+
+var _ metav1.Object = (*kubeMeta)(nil)
+
+func metaOf(m *metav1.ObjectMeta) kubeMeta {
+	return kubeMeta{namespace: m.Namespace, name: m.Name, resourceVersion: m.ResourceVersion}
+}
+
+func (m *kubeMeta) GetNamespace() string              { return m.namespace }
+func (m *kubeMeta) SetNamespace(namespace string)     { m.namespace = namespace }
+func (m *kubeMeta) GetName() string                   { return m.name }
+func (m *kubeMeta) SetName(name string)               { m.name = name }
+func (m *kubeMeta) GetResourceVersion() string        { return m.resourceVersion }
+func (m *kubeMeta) SetResourceVersion(version string) { m.resourceVersion = version }
+
+// What kubeMeta does not keep.
+
+func (*kubeMeta) GetGenerateName() string                       { return "" }
+func (*kubeMeta) SetGenerateName(string)                        {}
+func (*kubeMeta) GetUID() types.UID                             { return "" }
+func (*kubeMeta) SetUID(types.UID)                              {}
+func (*kubeMeta) GetGeneration() int64                          { return 0 }
+func (*kubeMeta) SetGeneration(int64)                           {}
+func (*kubeMeta) GetSelfLink() string                           { return "" }
+func (*kubeMeta) SetSelfLink(string)                            {}
+func (*kubeMeta) GetCreationTimestamp() metav1.Time             { return metav1.Time{} }
+func (*kubeMeta) SetCreationTimestamp(metav1.Time)              {}
+func (*kubeMeta) GetDeletionTimestamp() *metav1.Time            { return nil }
+func (*kubeMeta) SetDeletionTimestamp(*metav1.Time)             {}
+func (*kubeMeta) GetDeletionGracePeriodSeconds() *int64         { return nil }
+func (*kubeMeta) SetDeletionGracePeriodSeconds(*int64)          {}
+func (*kubeMeta) GetLabels() map[string]string                  { return nil }
+func (*kubeMeta) SetLabels(map[string]string)                   {}
+func (*kubeMeta) GetAnnotations() map[string]string             { return nil }
+func (*kubeMeta) SetAnnotations(map[string]string)              {}
+func (*kubeMeta) GetFinalizers() []string                       { return nil }
+func (*kubeMeta) SetFinalizers([]string)                        {}
+func (*kubeMeta) GetOwnerReferences() []metav1.OwnerReference   { return nil }
+func (*kubeMeta) SetOwnerReferences([]metav1.OwnerReference)    {}
+func (*kubeMeta) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
+func (*kubeMeta) SetManagedFields([]metav1.ManagedFieldsEntry)  {}
