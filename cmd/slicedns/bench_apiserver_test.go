@@ -7,6 +7,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -47,13 +49,15 @@ func TestBenchAPIServer(t *testing.T) {
 	want := benchAddr(9999, 9)
 	slicednsBinary(t) // build first: the clock is for slicedns, not the compiler
 	started := time.Now()
-	inst := start(t, "--kubeconfig", c.Kubeconfig, "--startup-timeout", "30s")
+	inst := start(t, "--kubeconfig", c.Kubeconfig, "--startup-timeout", "30s", "--pprof")
 	waitAnswer(t, inst, probe, mdns.TypeA, func(a []string) bool { return slices.Contains(a, want) }, 60*time.Second)
 	t.Logf("start -> first correct answer with %d endpoints: %v", benchServices*benchEndpoints, time.Since(started).Round(time.Millisecond))
-	t.Logf("RSS after sync: %s", rss(inst.pid))
+	t.Logf("RSS at the first answer: %s", memory(inst))
 
 	// Let the API server and etcd settle after the bulk load before timing.
 	time.Sleep(3 * time.Second)
+	t.Logf("RSS 3 s later: %s", memory(inst))
+	heapProfile(t, inst, "sync")
 	idle := writeLatency(t, ctx, c.Client, inst, 100)
 	t.Logf("API write -> answer, idle: %s", idle)
 
@@ -90,7 +94,14 @@ func TestBenchAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := writeLatency(t, ctx, c.Client, inst, 5)
-	t.Logf("after an API server restart (relist): write -> answer %s; RSS %s", after, rss(inst.pid))
+	t.Logf("after an API server restart (relist): write -> answer %s; RSS %s", after, memory(inst))
+	// The relist may start a little after the first write is served (the
+	// reflectors back off); RSS is read until it settles.
+	for i := 1; i <= 5; i++ {
+		time.Sleep(3 * time.Second)
+		t.Logf("RSS %d s after the restart: %s", 3*i, memory(inst))
+	}
+	heapProfile(t, inst, "relist")
 }
 
 func benchAddr(svc, ep int) string {
@@ -211,19 +222,63 @@ func waitAnswer(t *testing.T, inst *instance, name string, qtype uint16, ok func
 }
 
 // rss reads the process's resident and peak memory from /proc.
+// heapProfile saves slicedns's heap profile to $SLICEDNS_BENCH_HEAP-<when>.pprof
+// when that variable is set, for go tool pprof.
+func heapProfile(t *testing.T, inst *instance, when string) {
+	prefix := os.Getenv("SLICEDNS_BENCH_HEAP")
+	if prefix == "" {
+		return
+	}
+	resp, err := http.Get("http://" + inst.httpAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		t.Logf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	path := prefix + "-" + when + ".pprof"
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Logf("heap profile: %v", err)
+		return
+	}
+	t.Logf("heap profile: %s", path)
+}
+
+// memory is slicedns's RSS and the Go heap's figures behind it.
+func memory(inst *instance) string {
+	out := rss(inst.pid)
+	resp, err := http.Get("http://" + inst.httpAddr + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	stat := func(name string) string {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return fmt.Sprintf("%.1f MB", f/1e6)
+			}
+		}
+		return "?"
+	}
+	return fmt.Sprintf("%s; Go heap: live %s, in use %s, idle %s, released %s, next GC %s", out,
+		stat("go_memstats_heap_alloc_bytes"), stat("go_memstats_heap_inuse_bytes"), stat("go_memstats_heap_idle_bytes"),
+		stat("go_memstats_heap_released_bytes"), stat("go_memstats_next_gc_bytes"))
+}
+
 func rss(pid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return "unknown"
 	}
-	var cur, peak string
+	f := map[string]string{}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			cur = strings.TrimSpace(v)
-		}
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			peak = strings.TrimSpace(v)
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			f[k] = strings.TrimSpace(v)
 		}
 	}
-	return cur + " (peak " + peak + ")"
+	// RssFile is the binary's pages in memory; RssAnon is the heap, stacks
+	// and runtime.
+	return fmt.Sprintf("%s (anon %s, file %s; peak %s)", f["VmRSS"], f["RssAnon"], f["RssFile"], f["VmHWM"])
 }

@@ -83,7 +83,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	defer stopSource()
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
-	go releaseAfterSync(srcCtx, src.Synced)
+	go tidyMemory(srcCtx)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
 
 	var draining atomic.Bool

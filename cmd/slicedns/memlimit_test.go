@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -19,4 +21,38 @@ func TestCgroupMemoryLimit(t *testing.T) {
 	if _, ok := cgroupMemoryLimit(filepath.Join(dir, "missing")); ok {
 		t.Error("a missing file gave a limit")
 	}
+}
+
+var live, garbage [][]byte
+
+// After a burst of allocation the tidier gives the garbage back once no GC
+// runs on its own; on a tidy heap it does nothing. The heap is shaped like
+// slicedns's after a relist: a large live zone, and garbage below the next
+// GC's trigger, which nothing would collect soon.
+func TestMemTidier(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for range 40 {
+		live = append(live, make([]byte, 1<<20))
+	}
+	debug.FreeOSMemory()
+	tidy := newMemTidier()
+	if tidy.tick() {
+		t.Error("tidied a heap that was just released")
+	}
+	for range 24 {
+		garbage = append(garbage, make([]byte, 1<<20))
+	}
+	garbage = nil
+	if !tidy.tick() {
+		t.Fatal("24 MB of garbage were not tidied")
+	}
+	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	if free, objects := s[0].Value.Uint64(), s[1].Value.Uint64(); free >= tidyMinSlack || objects >= 60<<20 {
+		t.Errorf("after tidying: %d bytes free but not returned, %d in objects", free, objects)
+	}
+	if tidy.tick() {
+		t.Error("tidied twice with nothing in between")
+	}
+	live = nil
 }
