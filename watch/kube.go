@@ -59,7 +59,7 @@ type Kube struct {
 	regs    atomic.Pointer[[]cache.ResourceEventHandlerRegistration]
 	// informers are set before regs is stored, and never change after.
 	informers []cache.SharedIndexInformer
-	synced  atomic.Bool
+	synced    atomic.Bool
 }
 
 // Run starts the informers and blocks until ctx is done and they have
