@@ -2,6 +2,8 @@ package dns
 
 import (
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -105,7 +107,7 @@ func (h *Handler) match(name string) (servedZone, string, bool) {
 }
 
 // records fills m's answer (and additional) sections for qtype at node.
-func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone.Snapshot, node *zone.Node, apex bool) {
+func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone.Snapshot, node zone.Node, apex bool) {
 	owner := q.Name
 	if node.CNAME() != "" {
 		// An ExternalName Service: the CNAME is the only data at the name
@@ -118,11 +120,11 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	}
 	switch q.Qtype {
 	case mdns.TypeA:
-		for _, a := range node.A {
+		for _, a := range node.A() {
 			m.Answer = append(m.Answer, h.addr(owner, a))
 		}
 	case mdns.TypeAAAA:
-		for _, a := range node.AAAA {
+		for _, a := range node.AAAA() {
 			m.Answer = append(m.Answer, h.addr(owner, a))
 		}
 	case mdns.TypeSRV:
@@ -147,44 +149,36 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	}
 }
 
-func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node *zone.Node) {
-	var seen []*zone.Node
-	for _, s := range node.SRV {
-		target := s.Target.Name + "." + z.fqdn
+func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node zone.Node) {
+	var seen []zone.Node
+	for _, s := range node.SRV() {
+		t := node.Target(s)
+		target := t.Name() + "." + z.fqdn
 		m.Answer = append(m.Answer, &mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV),
 			Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
-		if containsNode(seen, s.Target) {
+		if slices.Contains(seen, t) {
 			continue
 		}
-		seen = append(seen, s.Target)
-		for _, a := range s.Target.A {
+		seen = append(seen, t)
+		for _, a := range t.A() {
 			m.Extra = append(m.Extra, h.addr(target, a))
 		}
-		for _, a := range s.Target.AAAA {
+		for _, a := range t.AAAA() {
 			m.Extra = append(m.Extra, h.addr(target, a))
 		}
 	}
-}
-
-func containsNode(ns []*zone.Node, n *zone.Node) bool {
-	for _, x := range ns {
-		if x == n {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Handler) hdr(owner string, t uint16) mdns.RR_Header {
 	return mdns.RR_Header{Name: owner, Rrtype: t, Class: mdns.ClassINET, Ttl: h.ttl}
 }
 
-func (h *Handler) addr(owner string, a zone.Address) mdns.RR {
-	if a.IP.Is4() {
-		b := a.IP.As4()
+func (h *Handler) addr(owner string, ip netip.Addr) mdns.RR {
+	if ip.Is4() {
+		b := ip.As4()
 		return &mdns.A{Hdr: h.hdr(owner, mdns.TypeA), A: net.IP(b[:])}
 	}
-	b := a.IP.As16()
+	b := ip.As16()
 	return &mdns.AAAA{Hdr: h.hdr(owner, mdns.TypeAAAA), AAAA: net.IP(b[:])}
 }
 

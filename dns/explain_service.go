@@ -35,7 +35,7 @@ func (x *explainer) explainService(p ParsedName) {
 	for _, sl := range st.Slices {
 		si := SliceInfo{Name: sl.Name, AddressType: sl.AddressType.String(), Ports: portInfos(sl.Ports), Endpoints: []EndpointInfo{}}
 		for i := range sl.Endpoints {
-			ei := x.endpointInfo(sl, &sl.Endpoints[i])
+			ei := x.endpointInfo(sl, i)
 			if ei.Served {
 				served++
 			}
@@ -72,12 +72,13 @@ func portInfos(ps []zone.Port) []PortInfo {
 	return out
 }
 
-func (x *explainer) endpointInfo(sl *zone.Slice, e *zone.Endpoint) EndpointInfo {
+func (x *explainer) endpointInfo(sl *zone.Slice, i int) EndpointInfo {
+	e := &sl.Endpoints[i]
 	ei := EndpointInfo{Hostname: e.Hostname, Ready: e.Ready, Serving: e.Serving, Terminating: e.Terminating,
 		Node: e.NodeName, Zone: e.Zone, TargetRef: e.TargetRef, Addresses: []string{}}
 	for _, ip := range e.Addresses {
 		ei.Addresses = append(ei.Addresses, ip.String())
-		if x.published(e, ip) {
+		if x.published(sl, i, ip) {
 			ei.Served = true
 		}
 	}
@@ -111,18 +112,14 @@ func (x *explainer) endpointInfo(sl *zone.Slice, e *zone.Endpoint) EndpointInfo 
 }
 
 // published reports whether the endpoint's own name holds ip as this
-// endpoint's address: the zone keeps the endpoint's pointer on each address.
-func (x *explainer) published(e *zone.Endpoint, ip netip.Addr) bool {
-	n, ok := x.snap.Lookup(zone.EndpointName(e.Hostname, ip) + "." + x.base)
+// endpoint's address: the zone knows where each address came from.
+func (x *explainer) published(sl *zone.Slice, i int, ip netip.Addr) bool {
+	n, ok := x.snap.Lookup(zone.EndpointName(sl.Endpoints[i].Hostname, ip) + "." + x.base)
 	if !ok {
 		return false
 	}
-	for _, a := range slices.Concat(n.A, n.AAAA) {
-		if a.Endpoint == e && a.IP == ip {
-			return true
-		}
-	}
-	return false
+	from, at, ok := n.Origin(ip)
+	return ok && from == sl.Name && at == i
 }
 
 // servedFrom names the slice whose endpoint is published with one of e's
@@ -130,20 +127,11 @@ func (x *explainer) published(e *zone.Endpoint, ip netip.Addr) bool {
 func (x *explainer) servedFrom(e *zone.Endpoint) string {
 	for _, ip := range e.Addresses {
 		for _, n := range x.snap.LookupAddr(ip) {
-			if n.Service != x.st.Service {
+			if n.Service() != x.st.Service {
 				continue
 			}
-			for _, a := range slices.Concat(n.A, n.AAAA) {
-				if a.IP != ip || a.Endpoint == nil {
-					continue
-				}
-				for _, sl := range x.st.Slices {
-					for i := range sl.Endpoints {
-						if &sl.Endpoints[i] == a.Endpoint {
-							return sl.Name
-						}
-					}
-				}
+			if from, _, ok := n.Origin(ip); ok {
+				return from
 			}
 		}
 	}

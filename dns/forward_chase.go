@@ -81,9 +81,9 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 			target = node.CNAME()
 			continue
 		}
-		addrs := node.A
+		addrs := node.A()
 		if qtype == mdns.TypeAAAA {
-			addrs = node.AAAA
+			addrs = node.AAAA()
 		}
 		for _, a := range addrs {
 			m.Answer = append(m.Answer, h.addr(owner, a))

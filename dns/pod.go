@@ -8,7 +8,7 @@ import (
 )
 
 // lookup is Snapshot.Lookup, plus pod names when Options.PodRecords is on.
-func (h *Handler) lookup(snap *zone.Snapshot, rel string) (*zone.Node, bool) {
+func (h *Handler) lookup(snap *zone.Snapshot, rel string) (zone.Node, bool) {
 	if h.pods {
 		if n, exists, isPod := podLookup(rel); isPod {
 			return n, exists
@@ -26,28 +26,22 @@ func isPodName(rel string) bool { return rel == "pod" || strings.HasSuffix(rel, 
 // not checked either: slicedns does not watch them. "pod" and
 // "<namespace>.pod" are empty non-terminals. isPod is false for names
 // outside pod.<zone>.
-func podLookup(rel string) (n *zone.Node, exists, isPod bool) {
+func podLookup(rel string) (n zone.Node, exists, isPod bool) {
 	if !isPodName(rel) {
-		return nil, false, false
+		return zone.Node{}, false, false
 	}
 	labels := strings.Split(rel, ".")
 	switch len(labels) {
 	case 1, 2:
-		return emptyNode, true, true
+		return zone.EmptyNode(), true, true
 	case 3:
 		ip, ok := podAddr(labels[0])
 		if !ok {
-			return nil, false, true
+			return zone.Node{}, false, true
 		}
-		n := &zone.Node{Name: rel}
-		if ip.Is4() {
-			n.A = []zone.Address{{IP: ip}}
-		} else {
-			n.AAAA = []zone.Address{{IP: ip}}
-		}
-		return n, true, true
+		return zone.NewAddressNode(rel, ip), true, true
 	}
-	return nil, false, true
+	return zone.Node{}, false, true
 }
 
 // podAddr reads a dashed address label, as CoreDNS does: three dashes and

@@ -10,10 +10,6 @@ import (
 	"github.com/slicedns/slicedns/zone"
 )
 
-// emptyNode stands for a name that exists but holds nothing: a reverse
-// zone's apex, or a partial reverse name.
-var emptyNode = &zone.Node{}
-
 // IsReverseZone reports whether zone z is in-addr.arpa, ip6.arpa or a part
 // of either: a zone a Handler answers PTR records in. Case and a final dot
 // do not matter.
@@ -117,7 +113,7 @@ func (h *Handler) reverse(m *mdns.Msg, q mdns.Question, z servedZone, rel string
 	case arpaPartial:
 		// Addresses may exist below: NODATA, never NXDOMAIN, which
 		// resolvers would take as denying the whole subtree (RFC 8020).
-		h.records(m, q, z, snap, emptyNode, rel == "")
+		h.records(m, q, z, snap, zone.EmptyNode(), rel == "")
 	case arpaAddr:
 		names := snap.LookupAddr(ip)
 		if len(names) == 0 {
@@ -129,7 +125,7 @@ func (h *Handler) reverse(m *mdns.Msg, q mdns.Question, z servedZone, rel string
 		switch q.Qtype {
 		case mdns.TypePTR:
 			for _, n := range names {
-				m.Answer = append(m.Answer, &mdns.PTR{Hdr: h.hdr(q.Name, mdns.TypePTR), Ptr: n.Name + "." + h.ptrZone})
+				m.Answer = append(m.Answer, &mdns.PTR{Hdr: h.hdr(q.Name, mdns.TypePTR), Ptr: n.Name() + "." + h.ptrZone})
 			}
 		case mdns.TypeANY:
 			if len(names) > 0 {

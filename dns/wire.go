@@ -2,6 +2,7 @@ package dns
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"strings"
 	"unsafe"
 
@@ -163,9 +164,9 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	if exists {
 		switch q.qtype {
 		case mdns.TypeA, mdns.TypeAAAA:
-			addrs := node.A
+			addrs := node.A()
 			if q.qtype == mdns.TypeAAAA {
-				addrs = node.AAAA
+				addrs = node.AAAA()
 			}
 			for _, a := range addrs {
 				out = h.appendAddrRR(out, ptrQuestion, a)
@@ -173,8 +174,8 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 				fits()
 			}
 		case mdns.TypeSRV:
-			for _, s := range node.SRV {
-				out = h.appendSRV(out, s, z)
+			for _, s := range node.SRV() {
+				out = h.appendSRV(out, node.Target(s), s, z)
 				an++
 				fits()
 			}
@@ -202,13 +203,15 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		// Each additional record's owner points at its target's name in the
 		// answer's SRV rdata, as miekg/dns compresses it.
 		off := q.qend
-		for i, s := range node.SRV {
+		records := node.SRV()
+		for i, s := range records {
+			t := node.Target(s)
 			targetAt := off + 2 + 10 + 6
-			off = targetAt + nameWireLen(s.Target.Name, z.lower)
-			if seenTarget(node.SRV[:i], s.Target) {
+			off = targetAt + nameWireLen(t.Name(), z.lower)
+			if seenTarget(records[:i], s) {
 				continue
 			}
-			for _, addrs := range [2][]zone.Address{s.Target.A, s.Target.AAAA} {
+			for _, addrs := range [2][]netip.Addr{t.A(), t.AAAA()} {
 				for _, a := range addrs {
 					out = h.appendAddrRR(out, uint16(0xC000|targetAt), a)
 					extra++
@@ -241,9 +244,11 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	return out, rcode, true
 }
 
-func seenTarget(before []zone.SRV, t *zone.Node) bool {
-	for _, s := range before {
-		if s.Target == t {
+// seenTarget reports whether an SRV record before s names s's target: the
+// additional section lists each target's addresses once.
+func seenTarget(before []zone.SRV, s zone.SRV) bool {
+	for _, b := range before {
+		if b.SameTarget(s) {
 			return true
 		}
 	}
@@ -265,30 +270,30 @@ func setRdlen(out []byte, at int) {
 
 // appendAddrRR appends an A or AAAA record whose owner is the compression
 // pointer owner.
-func (h *Handler) appendAddrRR(out []byte, owner uint16, a zone.Address) []byte {
+func (h *Handler) appendAddrRR(out []byte, owner uint16, ip netip.Addr) []byte {
 	out = binary.BigEndian.AppendUint16(out, owner)
-	if a.IP.Is4() {
+	if ip.Is4() {
 		out, at := h.appendRRHeader(out, mdns.TypeA)
-		b := a.IP.As4()
+		b := ip.As4()
 		out = append(out, b[:]...)
 		setRdlen(out, at)
 		return out
 	}
 	out, at := h.appendRRHeader(out, mdns.TypeAAAA)
-	b := a.IP.As16()
+	b := ip.As16()
 	out = append(out, b[:]...)
 	setRdlen(out, at)
 	return out
 }
 
-func (h *Handler) appendSRV(out []byte, s zone.SRV, z servedZone) []byte {
+func (h *Handler) appendSRV(out []byte, target zone.Node, s zone.SRV, z servedZone) []byte {
 	out = binary.BigEndian.AppendUint16(out, ptrQuestion)
 	out, at := h.appendRRHeader(out, mdns.TypeSRV)
 	out = binary.BigEndian.AppendUint16(out, s.Priority)
 	out = binary.BigEndian.AppendUint16(out, s.Weight)
 	out = binary.BigEndian.AppendUint16(out, s.Port)
 	// RFC 2782: the target is never compressed.
-	out = appendName(out, s.Target.Name, z.lower)
+	out = appendName(out, target.Name(), z.lower)
 	setRdlen(out, at)
 	return out
 }

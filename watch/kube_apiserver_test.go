@@ -221,12 +221,12 @@ func hasAddr(name, ip string) func(*zone.Snapshot) error {
 		if !ok {
 			return fmt.Errorf("%s does not exist", name)
 		}
-		for _, a := range n.A {
-			if a.IP.String() == ip {
+		for _, a := range n.A() {
+			if a.String() == ip {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s lacks %s: %v", name, ip, n.A)
+		return fmt.Errorf("%s lacks %s: %v", name, ip, n.A())
 	}
 }
 
@@ -259,7 +259,7 @@ func TestKubeAPIServerHeadlessLifecycle(t *testing.T) {
 	a := kubeSlice(ns, "web-a", "web", "10.1.0.1", "10.1.0.2", "!10.1.0.3")
 	create(t, ctx, eps.Create, a)
 	kubeEventually(t, 10*time.Second, wantZoneAddrs(k.zone, name, "10.1.0.1", "10.1.0.2"))
-	if n, ok := k.zone.Snapshot().Lookup("_http._tcp." + name); !ok || len(n.SRV) != 2 {
+	if n, ok := k.zone.Snapshot().Lookup("_http._tcp." + name); !ok || len(n.SRV()) != 2 {
 		t.Errorf("SRV _http._tcp.%s = %v, %v; want 2 records", name, n, ok)
 	}
 

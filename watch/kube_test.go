@@ -64,8 +64,8 @@ func zoneAddrs(z *zone.Zone, name string) []string {
 		return nil
 	}
 	out := []string{}
-	for _, a := range append(slices.Clone(n.A), n.AAAA...) {
-		out = append(out, a.IP.String())
+	for _, a := range slices.Concat(n.A(), n.AAAA()) {
+		out = append(out, a.String())
 	}
 	slices.Sort(out)
 	return out

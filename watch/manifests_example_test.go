@@ -50,10 +50,10 @@ endpoints:
 	snap := z.Snapshot()
 	for _, name := range []string{"db.shop.svc", "db-0.db.shop.svc"} {
 		n, _ := snap.Lookup(name)
-		fmt.Println(name, n.A[0].IP)
+		fmt.Println(name, n.A()[0])
 	}
 	n, _ := snap.Lookup("_pg._tcp.db.shop.svc")
-	fmt.Println("_pg._tcp.db.shop.svc", n.SRV[0].Port, n.SRV[0].Target.Name)
+	fmt.Println("_pg._tcp.db.shop.svc", n.SRV()[0].Port, n.Target(n.SRV()[0]).Name())
 	// Output:
 	// db.shop.svc 10.0.0.7
 	// db-0.db.shop.svc 10.0.0.7

@@ -110,8 +110,8 @@ func (f *fixture) addrs(name string) []string {
 		return nil
 	}
 	out := []string{}
-	for _, a := range append(slices.Clip(n.A), n.AAAA...) {
-		out = append(out, a.IP.String())
+	for _, a := range slices.Concat(n.A(), n.AAAA()) {
+		out = append(out, a.String())
 	}
 	slices.Sort(out)
 	return out

@@ -50,7 +50,7 @@ func TestManifestsFormats(t *testing.T) {
 		}
 	}
 	n, _ := f.zone.Snapshot().Lookup("_pg._tcp.db.shop.svc")
-	if n == nil || len(n.SRV) != 1 || n.SRV[0].Port != 5432 || n.SRV[0].Target.Name != "db-0.db.shop.svc" {
+	if srv := n.SRV(); len(srv) != 1 || srv[0].Port != 5432 || n.Target(srv[0]).Name() != "db-0.db.shop.svc" {
 		t.Errorf("_pg._tcp.db.shop.svc = %+v, want one SRV 5432 db-0.db.shop.svc", n)
 	}
 

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -9,22 +10,27 @@ import (
 // It costs the size of this Service only. Slices come in name order, so that
 // answers are stable.
 //
-// A view is laid out to keep the zone small: the Service node and its
-// endpoint nodes share one []Node, their names one string, and their
-// addresses one []Address per family, which a headless Service's own A and
-// AAAA records share with the endpoint nodes whenever the orders agree (one
-// address per endpoint name, as is usual). SRV lists with the same records
-// share their storage too.
+// The addresses are laid out once: every IPv4 address in the Service's
+// order, then every IPv6 one, then the cluster IPs. The Service's own A and
+// AAAA records (headless) are the first two runs and each endpoint name's
+// records a part of them whenever the orders agree (one address per endpoint
+// name, as is usual); only a name whose addresses are scattered gets a
+// grouped copy. SRV lists with the same records share their storage too.
 func buildView(svc *Service, sorted []*Slice) *view {
 	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
+	v := &view{svc: svc, slices: sorted}
 	if svc.Type == ExternalName {
-		return &view{nodes: []Node{{Name: base, Service: svc, rare: &rareRecords{cname: strings.TrimSuffix(svc.ExternalName, ".")}}}}
+		v.names = base
+		v.nodes = []nodeRec{{nameEnd: uint32(len(base))}}
+		v.rare = &rareRecords{cname: strings.TrimSuffix(svc.ExternalName, ".")}
+		return v
 	}
 
 	// Pass 1: the endpoint names, in order of first appearance, and each
 	// ready address with the name it is filed under.
 	type rec struct {
-		a    Address
+		ip   netip.Addr
+		from origin
 		node int32 // index into labels
 	}
 	// Sizes, to allocate each of the scratch tables below once.
@@ -43,7 +49,7 @@ func buildView(svc *Service, sorted []*Slice) *view {
 	var (
 		labels  = make([]string, 0, addrs)
 		recs    = make([]rec, 0, addrs)
-		v4, v6  int
+		v4      int
 		byLabel = make(map[string]int32, addrs)
 		// seen de-duplicates addresses that appear in several slices (an
 		// endpoint moving between slices, or a slice being rewritten): the
@@ -57,7 +63,7 @@ func buildView(svc *Service, sorted []*Slice) *view {
 	if svc.Type == Headless {
 		plans = make([]srvPlan, 0, eps)
 	}
-	for _, s := range sorted {
+	for si, s := range sorted {
 		if s.AddressType == FQDN {
 			continue
 		}
@@ -80,11 +86,9 @@ func buildView(svc *Service, sorted []*Slice) *view {
 					byLabel[label] = n
 				}
 				seen[ip.As16()] = n
-				recs = append(recs, rec{Address{IP: ip, Endpoint: e}, n})
+				recs = append(recs, rec{ip, origin{uint32(si), uint32(i)}, n})
 				if ip.Is4() {
 					v4++
-				} else {
-					v6++
 				}
 				targets = appendUniqueIdx(targets, tStart, n)
 			}
@@ -93,108 +97,12 @@ func buildView(svc *Service, sorted []*Slice) *view {
 			}
 		}
 	}
+	v.endpoints, v.ready = uint32(len(labels)), len(recs)
 
-	// Pass 2: the nodes. nodes[0] is the Service, nodes[1+i] labels[i].
-	nodes := make([]Node, 1+len(labels))
-	self := &nodes[0]
-	nameLen := len(base)
-	for _, l := range labels {
-		nameLen += len(l) + 1 + len(base)
-	}
-	var nb strings.Builder
-	nb.Grow(nameLen)
-	nb.WriteString(base)
-	for _, l := range labels {
-		nb.WriteString(l)
-		nb.WriteByte('.')
-		nb.WriteString(base)
-	}
-	all := nb.String()
-	self.Name, self.Service = all[:len(base)], svc
-	v := &view{nodes: nodes, ready: len(recs)}
-	off := len(base)
-	for i, l := range labels {
-		n := &nodes[1+i]
-		end := off + len(l) + 1 + len(base)
-		n.Name, n.Service = all[off:end], svc
-		off = end
-	}
-	for _, r := range recs {
-		if n := &nodes[1+r.node]; n.Endpoint == nil {
-			n.Endpoint = r.a.Endpoint
-		}
-	}
-	// fill lays out one family's addresses and points each node's records
-	// into them. It returns them in the Service's order.
-	fill := func(is4 bool, count int, set func(n *Node, as []Address)) []Address {
-		if count == 0 {
-			return nil
-		}
-		pool := make([]Address, 0, count)
-		inOrder := true
-		last := int32(-1)
-		for _, r := range recs {
-			if r.a.IP.Is4() == is4 {
-				pool = append(pool, r.a)
-				inOrder = inOrder && r.node >= last
-				last = r.node
-			}
-		}
-		if inOrder {
-			// Each name's addresses are one run of pool.
-			first := 0
-			prev := int32(-1)
-			i := 0
-			for _, r := range recs {
-				if r.a.IP.Is4() != is4 {
-					continue
-				}
-				if r.node != prev {
-					if prev >= 0 {
-						set(&nodes[1+prev], pool[first:i:i])
-					}
-					first, prev = i, r.node
-				}
-				i++
-			}
-			set(&nodes[1+prev], pool[first:i:i])
-			return pool
-		}
-		// A name holds addresses that are not next to each other in the
-		// Service's order: group a copy by name.
-		starts := make([]int, len(labels)+1)
-		for _, r := range recs {
-			if r.a.IP.Is4() == is4 {
-				starts[r.node+1]++
-			}
-		}
-		for i := 1; i < len(starts); i++ {
-			starts[i] += starts[i-1]
-		}
-		grouped := make([]Address, count)
-		pos := slices.Clone(starts)
-		for _, r := range recs {
-			if r.a.IP.Is4() == is4 {
-				grouped[pos[r.node]] = r.a
-				pos[r.node]++
-			}
-		}
-		for i := range labels {
-			if lo, hi := starts[i], starts[i+1]; hi > lo {
-				set(&nodes[1+i], grouped[lo:hi:hi])
-			}
-		}
-		return pool
-	}
-	a4 := fill(true, v4, func(n *Node, as []Address) { n.A = as })
-	a6 := fill(false, v6, func(n *Node, as []Address) { n.AAAA = as })
-	if svc.Type == Headless {
-		self.A, self.AAAA = a4[:len(a4):len(a4)], a6[:len(a6):len(a6)]
-	}
-
-	// The SRV records, in lists: srvLabels[i]'s records are srvs[i]. The
-	// Service name's own list, "", which (as in CoreDNS) holds every port,
-	// named or not, is first; each named port has its own.
+	// Pass 2: the SRV records, in lists: srvLabels[i]'s records are
+	// srvs[i]. The Service name's own list, "", which (as in CoreDNS) holds
+	// every port, named or not, is first; each named port has its own.
+	// Targets are node indices: 0 is the Service, 1+i is labels[i].
 	srvLabels := []string{""}
 	srvs := [][]SRV{nil}
 	listOf := func(p Port) int32 {
@@ -207,16 +115,12 @@ func buildView(svc *Service, sorted []*Slice) *view {
 		return int32(len(srvLabels) - 1)
 	}
 	type srvKey struct {
-		list, target int32 // target: -1 for the Service, else a label
+		list, target int32
 		port         uint16
 	}
 	srvSeen := make(map[srvKey]struct{}, 2*len(targets))
 	// addSRV files one SRV record under "" and under its port's name.
 	addSRV := func(p Port, list int32, target int32) {
-		t := self
-		if target >= 0 {
-			t = &nodes[1+target]
-		}
 		for _, l := range [2]int32{0, list} {
 			if l < 0 {
 				break
@@ -226,7 +130,7 @@ func buildView(svc *Service, sorted []*Slice) *view {
 				continue
 			}
 			srvSeen[k] = struct{}{}
-			srvs[l] = append(srvs[l], SRV{Port: p.Port, Target: t})
+			srvs[l] = append(srvs[l], SRV{Port: p.Port, target: uint32(target)})
 		}
 	}
 	// portLists are the lists of the ports of one slice, which all its
@@ -252,31 +156,146 @@ func buildView(svc *Service, sorted []*Slice) *view {
 		listPorts(pl.ports)
 		for i, p := range pl.ports {
 			for _, t := range targets[pl.tStart:pl.tEnd] {
-				addSRV(p, portLists[i], t)
+				addSRV(p, portLists[i], 1+t)
 			}
+		}
+	}
+	if svc.Type == ClusterIP {
+		listPorts(svc.Ports)
+		for i, p := range svc.Ports {
+			addSRV(p, portLists[i], 0)
 		}
 	}
 
-	if svc.Type == ClusterIP {
-		for _, ip := range svc.ClusterIPs {
-			a := Address{IP: ip}
-			if ip.Is4() {
-				self.A = append(self.A, a)
-			} else {
-				self.AAAA = append(self.AAAA, a)
-			}
-		}
-		listPorts(svc.Ports)
-		for i, p := range svc.Ports {
-			addSRV(p, portLists[i], -1)
+	// The SRV names' nodes: each named port's, and its _<proto> parent.
+	srvNodes := make([]string, 0, 2*(len(srvLabels)-1))
+	srvNodeOf := make([]uint32, len(srvLabels)) // node index of each list
+	for i, label := range srvLabels[1:] {
+		srvNodeOf[1+i] = uint32(1 + len(labels) + len(srvNodes))
+		srvNodes = append(srvNodes, label)
+		if proto := label[strings.IndexByte(label, '.')+1:]; !slices.Contains(srvNodes, proto) {
+			srvNodes = append(srvNodes, proto)
 		}
 	}
+
+	// The nodes and their names.
+	v.nodes = make([]nodeRec, 1+len(labels)+len(srvNodes))
+	nameLen := len(base)
+	for _, l := range labels {
+		nameLen += len(l) + 1 + len(base)
+	}
+	for _, l := range srvNodes {
+		nameLen += len(l) + 1 + len(base)
+	}
+	var nb strings.Builder
+	nb.Grow(nameLen)
+	nb.WriteString(base)
+	v.nodes[0].nameEnd = uint32(nb.Len())
+	for i, l := range slices.Concat(labels, srvNodes) {
+		nb.WriteString(l)
+		nb.WriteByte('.')
+		nb.WriteString(base)
+		v.nodes[1+i].nameEnd = uint32(nb.Len())
+	}
+	v.names = nb.String()
+
+	// The addresses: every IPv4 one in the Service's order, every IPv6 one,
+	// the cluster IPs, then grouped copies for names whose addresses are
+	// scattered.
+	clusterIPs := 0
+	if svc.Type == ClusterIP {
+		clusterIPs = len(svc.ClusterIPs)
+	}
+	v.addrs = make([]netip.Addr, 0, len(recs)+clusterIPs)
+	v.origins = make([]origin, 0, len(recs)+clusterIPs)
+	for _, is4 := range [2]bool{true, false} {
+		for _, r := range recs {
+			if r.ip.Is4() == is4 {
+				v.addrs = append(v.addrs, r.ip)
+				v.origins = append(v.origins, r.from)
+			}
+		}
+	}
+	// place points each endpoint name's records of one family, the run
+	// addrs[lo:hi], into it, or into a grouped copy.
+	place := func(is4 bool, lo, hi int, set func(n *nodeRec, start, count uint32)) {
+		if lo == hi {
+			return
+		}
+		inOrder := true
+		last := int32(-1)
+		nodeAt := make([]int32, 0, hi-lo)
+		for _, r := range recs {
+			if r.ip.Is4() == is4 {
+				nodeAt = append(nodeAt, r.node)
+				inOrder = inOrder && r.node >= last
+				last = r.node
+			}
+		}
+		if inOrder {
+			first := 0
+			for i := 1; i <= len(nodeAt); i++ {
+				if i == len(nodeAt) || nodeAt[i] != nodeAt[first] {
+					set(&v.nodes[1+nodeAt[first]], uint32(lo+first), uint32(i-first))
+					first = i
+				}
+			}
+			return
+		}
+		// A name holds addresses that are not next to each other in the
+		// Service's order: group a copy by name, keeping their order.
+		starts := make([]int, len(labels)+1)
+		for _, n := range nodeAt {
+			starts[n+1]++
+		}
+		for i := 1; i < len(starts); i++ {
+			starts[i] += starts[i-1]
+		}
+		at := len(v.addrs)
+		v.addrs = append(v.addrs, make([]netip.Addr, hi-lo)...)
+		v.origins = append(v.origins, make([]origin, hi-lo)...)
+		pos := slices.Clone(starts)
+		for k, n := range nodeAt {
+			v.addrs[at+pos[n]], v.origins[at+pos[n]] = v.addrs[lo+k], v.origins[lo+k]
+			pos[n]++
+		}
+		for i := range labels {
+			if s, e := starts[i], starts[i+1]; e > s {
+				set(&v.nodes[1+i], uint32(at+s), uint32(e-s))
+			}
+		}
+	}
+	self := &v.nodes[0]
+	if svc.Type == Headless {
+		self.a4, self.n4 = 0, uint32(v4)
+		self.a6, self.n6 = uint32(v4), uint32(len(recs)-v4)
+	}
+	if svc.Type == ClusterIP {
+		start := uint32(len(v.addrs))
+		for _, is4 := range [2]bool{true, false} {
+			for _, ip := range svc.ClusterIPs {
+				if ip.Is4() == is4 {
+					v.addrs = append(v.addrs, ip)
+					v.origins = append(v.origins, origin{noOrigin, noOrigin})
+				}
+			}
+		}
+		self.a4 = start
+		for _, ip := range svc.ClusterIPs {
+			if ip.Is4() {
+				self.n4++
+			}
+		}
+		self.a6, self.n6 = start+self.n4, uint32(len(svc.ClusterIPs))-self.n4
+	}
+	place(true, 0, v4, func(n *nodeRec, start, count uint32) { n.a4, n.n4 = start, count })
+	place(false, v4, len(recs), func(n *nodeRec, start, count uint32) { n.a6, n.n6 = start, count })
 
 	// Copy the SRV lists into one array, once for each distinct list (a
 	// headless Service with one named port has the same list at its own
-	// name as at the port's), and make the SRV names' nodes in another.
+	// name as at the port's).
 	same := make([]int, len(srvs)) // the first list equal to srvs[i]
-	total, extra := 0, 0
+	total := 0
 	for i, records := range srvs {
 		// Equal weights that add up to 100, at least 1 each, as CoreDNS does.
 		weight := uint16(max(1, 100/max(1, len(records))))
@@ -293,38 +312,28 @@ func buildView(svc *Service, sorted []*Slice) *view {
 		if same[i] == i {
 			total += len(records)
 		}
-		if i > 0 {
-			extra += 2 // at most: the name and its _<proto> parent
-		}
 	}
-	pool := make([]SRV, 0, total)
+	v.srvs = make([]SRV, 0, total)
+	ranges := make([]srvList, len(srvs))
 	for i, records := range srvs {
 		if j := same[i]; j != i {
-			srvs[i] = srvs[j] // already copied: j < i
-			continue
+			ranges[i] = ranges[j] // already copied: j < i
+		} else {
+			start := uint32(len(v.srvs))
+			v.srvs = append(v.srvs, records...)
+			ranges[i] = srvList{start: start, end: uint32(len(v.srvs))}
 		}
-		start := len(pool)
-		pool = append(pool, records...)
-		srvs[i] = pool[start:len(pool):len(pool)]
 	}
-	if len(srvs[0]) > 0 {
-		self.SRV = srvs[0]
-	}
-	if extra > 0 {
-		v.srv = make([]Node, 0, extra)
-	}
-	for i, label := range srvLabels[1:] {
-		v.srv = append(v.srv, Node{Name: label + "." + base, Service: svc, SRV: srvs[1+i]})
-		proto := label[strings.IndexByte(label, '.')+1:]
-		protoName := proto + "." + base
-		if !slices.ContainsFunc(v.srv, func(n Node) bool { return n.Name == protoName }) {
-			v.srv = append(v.srv, Node{Name: protoName, Service: svc})
+	for i := range srvs {
+		if ranges[i].end > ranges[i].start {
+			ranges[i].node = srvNodeOf[i]
+			v.srvLists = append(v.srvLists, ranges[i])
 		}
 	}
 
 	// A Service with nothing to answer does not exist: NXDOMAIN, not NODATA,
 	// for a headless Service with no ready endpoints.
-	if self.Empty() && len(v.nodes) == 1 && len(v.srv) == 0 {
+	if len(v.nodes) == 1 && (Node{v: v}).Empty() {
 		v.nodes = nil
 		return v
 	}

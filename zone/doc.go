@@ -70,19 +70,25 @@
 // # Looking names up
 //
 // [Snapshot.Lookup] takes a name relative to the apex, in lower case, without
-// a trailing dot, and returns its [Node]: every record the name holds, ready
-// to be written out. The three outcomes map onto DNS answers directly: no
-// node is NXDOMAIN; a node without records of the asked type is NODATA (an
-// empty node is an empty non-terminal); anything else is the answer. SRV
-// records point at their target's Node, so the additional section needs no
-// second lookup. Lookup does not allocate.
+// a trailing dot, and returns its [Node]: a small value through which every
+// record the name holds is read, ready to be written out. The three outcomes
+// map onto DNS answers directly: no node is NXDOMAIN; a node without records
+// of the asked type is NODATA (an empty node is an empty non-terminal);
+// anything else is the answer. [Node.Target] turns an SRV record into its
+// target's Node, so the additional section needs no second lookup, and
+// [Node.Origin] tells which slice and endpoint an address came from. Neither
+// Lookup nor reading a Node allocates.
 //
 //	snap := z.Snapshot()
 //	if n, ok := snap.Lookup("my-db-0.my-db.default.svc"); ok {
-//		for _, a := range n.A {
-//			fmt.Println(a.IP) // 10.42.1.10
+//		for _, ip := range n.A() {
+//			fmt.Println(ip) // 10.42.1.10
 //		}
 //	}
+//
+// A Service's names are stored flat, a few arrays per Service rather than
+// an object per name, which keeps a zone of 100,000 endpoints to a few
+// tens of megabytes.
 //
 // [Snapshot.LookupAddr] goes the other way, from an address to the names
 // that point back at it, for PTR answers.

@@ -33,14 +33,14 @@ func Example() {
 
 	snap := z.Snapshot()
 	if n, ok := snap.Lookup("my-db-1.my-db.default.svc"); ok {
-		fmt.Println(n.Name, "A", n.A[0].IP)
+		fmt.Println(n.Name(), "A", n.A()[0])
 	}
 	if _, ok := snap.Lookup("my-db-2.my-db.default.svc"); !ok {
 		fmt.Println("my-db-2.my-db.default.svc does not exist yet")
 	}
 	srv, _ := snap.Lookup("_cql._tcp.my-db.default.svc")
-	for _, r := range srv.SRV {
-		fmt.Println(srv.Name, "SRV", r.Priority, r.Weight, r.Port, r.Target.Name)
+	for _, r := range srv.SRV() {
+		fmt.Println(srv.Name(), "SRV", r.Priority, r.Weight, r.Port, srv.Target(r).Name())
 	}
 	// Output:
 	// my-db-1.my-db.default.svc A 10.42.1.11

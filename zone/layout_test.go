@@ -37,8 +37,8 @@ func TestSharedRecords(t *testing.T) {
 	}
 	for _, name := range []string{"db.default.svc", "db-0.db.default.svc", "db-1.db.default.svc", "_cql._tcp.db.default.svc"} {
 		n, _ := s.Lookup(name)
-		_ = append(n.A, zone.Address{IP: netip.MustParseAddr("192.0.2.1")})
-		_ = append(n.SRV, zone.SRV{Port: 1, Target: n})
+		_ = append(n.A(), netip.MustParseAddr("192.0.2.1"))
+		_ = append(n.SRV(), zone.SRV{Port: 1})
 	}
 	for name, want := range checks {
 		if got := render(s, name); got != want {
@@ -67,7 +67,7 @@ func TestLargeView(t *testing.T) {
 			name = zone.EndpointName("", ip) + ".svc.big.svc"
 		}
 		node, ok := s.Lookup(name)
-		if !ok || node.Name != name || len(node.A) != 1 || node.A[0].IP != ip {
+		if !ok || node.Name() != name || len(node.A()) != 1 || node.A()[0] != ip {
 			t.Fatalf("Lookup(%q) = %+v, %v", name, node, ok)
 		}
 		if ptr := s.LookupAddr(ip); len(ptr) != 1 || ptr[0] != node {
@@ -77,7 +77,7 @@ func TestLargeView(t *testing.T) {
 			t.Fatalf("pod-%d exists", n+i)
 		}
 	}
-	if node, _ := s.Lookup("svc.big.svc"); len(node.A) != n || len(node.SRV) != n {
-		t.Fatalf("svc.big.svc: %d A, %d SRV", len(node.A), len(node.SRV))
+	if node, _ := s.Lookup("svc.big.svc"); len(node.A()) != n || len(node.SRV()) != n {
+		t.Fatalf("svc.big.svc: %d A, %d SRV", len(node.A()), len(node.SRV()))
 	}
 }

@@ -118,19 +118,26 @@ func TestNodes(t *testing.T) {
 	self, _ := s.Lookup("my-db.default.svc")
 	pod, _ := s.Lookup("my-db-0.my-db.default.svc")
 	srv, _ := s.Lookup("_cql._tcp.my-db.default.svc")
-	if self.Name != "my-db.default.svc" || self.Service == nil || self.Service.Name != "my-db" || self.Endpoint != nil {
+	if self.Name() != "my-db.default.svc" || self.Service() == nil || self.Service().Name != "my-db" {
 		t.Errorf("service node = %+v", self)
 	}
-	if pod.Name != "my-db-0.my-db.default.svc" || pod.Endpoint == nil || pod.Endpoint.Hostname != "my-db-0" || pod.Service != self.Service {
+	ip := pod.A()[0]
+	if e := pod.Endpoint(ip); pod.Name() != "my-db-0.my-db.default.svc" || e == nil || e.Hostname != "my-db-0" || pod.Service() != self.Service() {
 		t.Errorf("endpoint node = %+v", pod)
 	}
-	if srv.SRV[0].Target != pod {
+	if self.Endpoint(ip) != pod.Endpoint(ip) {
+		t.Error("the Service's address and the endpoint name's name different endpoints")
+	}
+	if sl, i, ok := pod.Origin(ip); !ok || sl != "my-db-abc" || i != 0 {
+		t.Errorf("Origin(%v) = %q, %d, %v", ip, sl, i, ok)
+	}
+	if _, _, ok := pod.Origin(netip.MustParseAddr("192.0.2.99")); ok {
+		t.Error("Origin of an address the name does not hold")
+	}
+	if srv.Target(srv.SRV()[0]) != pod {
 		t.Error("SRV target is not the endpoint's node")
 	}
-	if pod.A[0].Endpoint != pod.Endpoint {
-		t.Error("address does not point at its endpoint")
-	}
-	if k, _ := s.Lookup("kubernetes.default.svc"); k.A[0].Endpoint != nil {
+	if k, _ := s.Lookup("kubernetes.default.svc"); k.Endpoint(k.A()[0]) != nil {
 		t.Error("a ClusterIP address has an endpoint")
 	}
 	for _, name := range []string{"", "svc", "default.svc", "_tcp.my-db.default.svc"} {
@@ -151,10 +158,10 @@ func TestSRVWeights(t *testing.T) {
 		}
 		s := build(t, headless("ns", "s"), slice("ns", "s-1", "s", zone.IPv4, cql, eps...)).Snapshot()
 		n, _ := s.Lookup("_cql._tcp.s.ns.svc")
-		if len(n.SRV) != tc.n {
-			t.Fatalf("n=%d: %d SRV records", tc.n, len(n.SRV))
+		if len(n.SRV()) != tc.n {
+			t.Fatalf("n=%d: %d SRV records", tc.n, len(n.SRV()))
 		}
-		for _, r := range n.SRV {
+		for _, r := range n.SRV() {
 			if r.Weight != tc.want || r.Priority != 0 {
 				t.Errorf("n=%d: SRV priority %d weight %d, want 0 %d", tc.n, r.Priority, r.Weight, tc.want)
 				break

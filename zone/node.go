@@ -2,67 +2,182 @@ package zone
 
 import "net/netip"
 
-// A Node is one owner name in the zone with every record it holds. Nodes are
-// immutable once published: an update builds new Nodes and swaps them in.
-// A Node with no records is an empty non-terminal: it exists (NOERROR) only
-// because names exist below it.
+// A Node is one owner name in the zone with every record it holds, as Lookup
+// finds it. It is a small value that refers into its snapshot's immutable
+// storage: copying it is cheap, reading it never allocates, and it stays
+// valid for as long as it is held. Two Nodes are the same name of the same
+// snapshot's view when they are ==.
+//
+// A Node that exists but holds no records is an empty non-terminal: it
+// exists (NOERROR) only because names exist below it. The zero Node is a
+// name that does not exist.
 type Node struct {
-	// Name is the owner name relative to the zone apex, in lower case and
-	// without a trailing dot, e.g. "my-db-0.my-db.default.svc"; "" is the apex.
-	Name string
-	// Service is the Service the name belongs to; nil for names outside any
-	// Service (the apex, dns-version, empty non-terminals).
-	Service *Service
-	// Endpoint is set on a per-endpoint name (<hostname>.<svc>.<ns>.svc).
-	Endpoint *Endpoint
-	A        []Address
-	AAAA     []Address
-	SRV      []SRV
-	// rare holds the records that only a few names have, keeping every
-	// other Node smaller (see CNAME and TXT); nil when there are none.
-	rare *rareRecords
+	v *view
+	i uint32 // index into v.nodes
 }
 
+// Name is the owner name relative to the zone apex, in lower case and
+// without a trailing dot, e.g. "my-db-0.my-db.default.svc"; "" is the apex.
+func (n Node) Name() string {
+	if n.v == nil {
+		return ""
+	}
+	return n.v.name(n.i)
+}
+
+// Service is the Service the name belongs to; nil for names outside any
+// Service (the apex, dns-version, empty non-terminals). It is the zone's own
+// object: do not modify it.
+func (n Node) Service() *Service {
+	if n.v == nil {
+		return nil
+	}
+	return n.v.svc
+}
+
+// A is the name's A records, in the order a query returns them. The slice is
+// shared: do not modify it.
+func (n Node) A() []netip.Addr {
+	if n.v == nil {
+		return nil
+	}
+	r := &n.v.nodes[n.i]
+	return n.v.addrs[r.a4 : r.a4+r.n4 : r.a4+r.n4]
+}
+
+// AAAA is the name's AAAA records; see A.
+func (n Node) AAAA() []netip.Addr {
+	if n.v == nil {
+		return nil
+	}
+	r := &n.v.nodes[n.i]
+	return n.v.addrs[r.a6 : r.a6+r.n6 : r.a6+r.n6]
+}
+
+// SRV is the name's SRV records; Target turns each into the node it names.
+// The slice is shared: do not modify it.
+func (n Node) SRV() []SRV {
+	if n.v == nil {
+		return nil
+	}
+	for _, l := range n.v.srvLists {
+		if l.node == n.i {
+			return n.v.srvs[l.start:l.end:l.end]
+		}
+	}
+	return nil
+}
+
+// Target is the node that s, one of n's SRV records, names: its addresses
+// are the answer's additional section, at hand without a second lookup.
+func (n Node) Target(s SRV) Node { return Node{v: n.v, i: s.target} }
+
+// CNAME is the absolute target of an ExternalName Service, without a
+// trailing dot; "" for every other name.
+func (n Node) CNAME() string {
+	if n.v == nil || n.i != 0 || n.v.rare == nil {
+		return ""
+	}
+	return n.v.rare.cname
+}
+
+// TXT is the name's TXT record (dns-version's); nil for most names. The
+// slice is shared: do not modify it.
+func (n Node) TXT() []string {
+	if n.v == nil || n.i != 0 || n.v.rare == nil {
+		return nil
+	}
+	return n.v.rare.txt
+}
+
+// Empty reports whether the name holds no records at all.
+func (n Node) Empty() bool {
+	if n.v == nil {
+		return true
+	}
+	r := &n.v.nodes[n.i]
+	return r.n4 == 0 && r.n6 == 0 && len(n.SRV()) == 0 && n.CNAME() == "" && len(n.TXT()) == 0
+}
+
+// Origin tells where the address ip of this name came from: the name of the
+// EndpointSlice and the index of the endpoint in it. It reports false for an
+// address the name does not hold, or one that is not an endpoint's (a
+// Service's cluster IP). When several endpoints have the same address, the
+// one served is the first in slice-name order.
+func (n Node) Origin(ip netip.Addr) (slice string, endpoint int, ok bool) {
+	sl, i, ok := n.origin(ip)
+	if !ok {
+		return "", 0, false
+	}
+	return sl.Name, i, true
+}
+
+// Endpoint is the endpoint that the address ip of this name came from (see
+// Origin), or nil. It is the zone's own object: do not modify it.
+func (n Node) Endpoint(ip netip.Addr) *Endpoint {
+	sl, i, ok := n.origin(ip)
+	if !ok {
+		return nil
+	}
+	return &sl.Endpoints[i]
+}
+
+func (n Node) origin(ip netip.Addr) (*Slice, int, bool) {
+	if n.v == nil {
+		return nil, 0, false
+	}
+	r := &n.v.nodes[n.i]
+	lo, hi := r.a4, r.a4+r.n4
+	if ip.Is6() {
+		lo, hi = r.a6, r.a6+r.n6
+	}
+	for k := lo; k < hi; k++ {
+		if n.v.addrs[k] == ip {
+			o := n.v.origins[k]
+			if o.slice == noOrigin {
+				return nil, 0, false
+			}
+			return n.v.slices[o.slice], int(o.endpoint), true
+		}
+	}
+	return nil, 0, false
+}
+
+// SRV is an SRV record: a port of the Service and the name of an endpoint
+// (or of the Service itself, for a ClusterIP Service) that serves it. Node.
+// Target gives the name.
+type SRV struct {
+	Priority uint16
+	Weight   uint16
+	Port     uint16
+	target   uint32 // node index in the view
+}
+
+// rareRecords holds the records that only a Service's own name may have, and
+// only seldom, keeping every view smaller.
 type rareRecords struct {
 	cname string
 	txt   []string
 }
 
-// CNAME is the absolute target of an ExternalName Service, without a
-// trailing dot; "" for every other name.
-func (n *Node) CNAME() string {
-	if n.rare == nil {
-		return ""
+// NewAddressNode returns a node called name that holds ip alone, as an A or
+// an AAAA record, and belongs to no Service: for names a DNS layer makes up
+// itself, such as CoreDNS-style pod records. Unlike Lookup, it allocates.
+func NewAddressNode(name string, ip netip.Addr) Node {
+	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}, addrs: []netip.Addr{ip},
+		origins: []origin{{noOrigin, noOrigin}}}
+	if ip.Is4() {
+		v.nodes[0].n4 = 1
+	} else {
+		v.nodes[0].n6 = 1
 	}
-	return n.rare.cname
+	return Node{v: v}
 }
 
-// TXT is the name's TXT record (dns-version's); nil for most names. The
-// slice is shared: do not modify it.
-func (n *Node) TXT() []string {
-	if n.rare == nil {
-		return nil
-	}
-	return n.rare.txt
-}
+// EmptyNode returns a node that exists and holds nothing (an empty
+// non-terminal), for names a DNS layer makes up itself.
+func EmptyNode() Node { return Node{v: entView} }
 
-// Address is an A or AAAA record's data and the endpoint it came from (nil
-// for a ClusterIP).
-type Address struct {
-	IP       netip.Addr
-	Endpoint *Endpoint
-}
-
-// SRV is an SRV record. Target is the node that the record names, so the
-// answer's additional section is at hand without a second lookup.
-type SRV struct {
-	Priority uint16
-	Weight   uint16
-	Port     uint16
-	Target   *Node
-}
-
-// Empty reports whether the node holds no records: an empty non-terminal.
-func (n *Node) Empty() bool {
-	return len(n.A) == 0 && len(n.AAAA) == 0 && len(n.SRV) == 0 && n.CNAME() == "" && len(n.TXT()) == 0
-}
+// SameTarget reports whether s and o, records of the same name, name the
+// same target.
+func (s SRV) SameTarget(o SRV) bool { return s.target == o.target }

@@ -43,14 +43,20 @@ type Result struct {
 	// none for a Service's cluster IP.
 	Addresses []Address
 	// SRV are the name's SRV records: those of a _<port>._<proto> name, or
-	// of every named port at a Service's name. Their Targets are relative
-	// to the domain: Target.Name + "." + Domain.
-	SRV []SRV
+	// of every port at a Service's name, with fully qualified Targets.
+	SRV []net.SRV
 	// CNAME is the target of an ExternalName Service, fully qualified with a
 	// final dot; the name then holds nothing else.
 	CNAME string
-	// Service, the endpoints and the SRV targets are the zone's own objects,
-	// shared by every reader: do not modify them.
+	// Service and the endpoints are the zone's own objects, shared by every
+	// reader: do not modify them.
+}
+
+// Address is an A or AAAA record's data and the endpoint it came from (nil
+// for a Service's cluster IP).
+type Address struct {
+	IP       netip.Addr
+	Endpoint *Endpoint
 }
 
 // maxCNAMEs bounds how many in-zone CNAMEs LookupHost follows, against an
@@ -70,8 +76,14 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 	if !ok || n.Empty() {
 		return nil, notFound(fqdn)
 	}
-	res := &Result{Name: fqdn, Service: n.Service, SRV: slices.Clone(n.SRV)}
-	res.Addresses = append(append(res.Addresses, n.A...), n.AAAA...)
+	res := &Result{Name: fqdn, Service: n.Service()}
+	for _, ip := range slices.Concat(n.A(), n.AAAA()) {
+		res.Addresses = append(res.Addresses, Address{IP: ip, Endpoint: n.Endpoint(ip)})
+	}
+	for _, s := range n.SRV() {
+		target := n.Target(s).Name() + "." + r.domain() + "."
+		res.SRV = append(res.SRV, net.SRV{Target: target, Port: s.Port, Priority: s.Priority, Weight: s.Weight})
+	}
 	if n.CNAME() != "" {
 		res.CNAME = n.CNAME() + "."
 	}
@@ -129,8 +141,8 @@ func (r *Resolver) LookupSRV(ctx context.Context, service, proto, name string) (
 		return "", nil, notFound(res.Name)
 	}
 	out := make([]*net.SRV, len(res.SRV))
-	for i, s := range res.SRV {
-		out[i] = &net.SRV{Target: s.Target.Name + "." + r.domain() + ".", Port: s.Port, Priority: s.Priority, Weight: s.Weight}
+	for i := range res.SRV {
+		out[i] = &res.SRV[i]
 	}
 	return res.Name, out, nil
 }

@@ -27,33 +27,24 @@ type Snapshot struct {
 	modified     time.Time
 }
 
-// Shared nodes for names that hold no Service data. entNode stands for every
-// empty non-terminal ("svc", "<ns>.svc"): the answer to it never depends on
-// which one it is.
-var (
-	apexNode    = &Node{}
-	versionNode = &Node{Name: "dns-version", rare: &rareRecords{txt: []string{SpecVersion}}}
-	entNode     = &Node{}
-)
-
 // Lookup finds name, given relative to the zone apex, in lower case and
 // without a trailing dot ("" is the apex itself; "my-db-0.my-db.default.svc"
 // a per-endpoint name). It returns the node and true when the name exists;
 // the node may hold no records of the wanted type (NODATA) or none at all (an
 // empty non-terminal such as "default.svc"). It returns nil and false when
 // the name does not exist (NXDOMAIN). Lookup does not allocate.
-func (s *Snapshot) Lookup(name string) (*Node, bool) {
+func (s *Snapshot) Lookup(name string) (Node, bool) {
 	switch name {
 	case "":
-		return apexNode, true
+		return Node{v: apexView}, true
 	case "dns-version":
-		return versionNode, true
+		return Node{v: versionView}, true
 	case "svc":
 		return ent(s.namespaces.Len() > 0)
 	}
 	rest, ok := strings.CutSuffix(name, ".svc")
 	if !ok {
-		return nil, false
+		return Node{}, false
 	}
 	// rest is "[prefix.]<svc>.<ns>"; the Service key is its last two labels.
 	dot := strings.LastIndexByte(rest, '.')
@@ -64,7 +55,7 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 	keyStart := strings.LastIndexByte(rest[:dot], '.') + 1
 	e, ok := s.services.Get(rest[keyStart:])
 	if !ok {
-		return nil, false
+		return Node{}, false
 	}
 	prefix := ""
 	if keyStart > 0 {
@@ -74,19 +65,19 @@ func (s *Snapshot) Lookup(name string) (*Node, bool) {
 }
 
 // ent is the empty non-terminal when it exists, keeping Lookup's promise of
-// a nil node for a name that does not.
-func ent(exists bool) (*Node, bool) {
+// the zero node for a name that does not.
+func ent(exists bool) (Node, bool) {
 	if !exists {
-		return nil, false
+		return Node{}, false
 	}
-	return entNode, true
+	return Node{v: entView}, true
 }
 
 // LookupAddr returns the names that point back from ip (PTR targets): the
 // endpoint name of every Service the address is a ready endpoint of, and the
 // Service name of every Service the address is a ClusterIP of, in name order.
 // The result is shared; do not modify it.
-func (s *Snapshot) LookupAddr(ip netip.Addr) []*Node {
+func (s *Snapshot) LookupAddr(ip netip.Addr) []Node {
 	key, low := ptrKey(ip.Unmap())
 	b, _ := s.reverse.Get(key)
 	if b == nil {
@@ -111,7 +102,7 @@ func (s *Snapshot) LookupAddr(ip netip.Addr) []*Node {
 // sorted by address and then by name.
 type ptrBucket struct {
 	lows  []uint8
-	nodes []*Node
+	nodes []Node
 }
 
 // ptrKey returns ip's bucket in the reverse index (its 16-byte form with the

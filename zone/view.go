@@ -9,71 +9,122 @@ import (
 // view is the set of names one Service publishes, keyed by the labels in
 // front of "<svc>.<ns>.svc": "" for the Service itself, "<endpoint>", and
 // "_<port>._<proto>" and "_<proto>" for SRV.
+//
+// It is laid out flat to keep the zone small: a handful of arrays per
+// Service and no pointer per name. A name costs a 20-byte record, its bytes,
+// and 24 bytes an address; Node values point into the arrays.
 type view struct {
-	// nodes are the Service's own node (nodes[0]) and its endpoint names';
-	// srv are the SRV names' and their _<proto> parents'. nodes is nil when
-	// the Service publishes nothing: its name does not exist.
-	nodes []Node
-	srv   []Node
+	svc *Service
+	// slices are the entry's slices, in name order; origins index them.
+	slices []*Slice
+	// names are every node's name back to back: node i's ends at
+	// nodes[i].nameEnd and starts where node i-1's ends.
+	names string
+	// nodes are the Service's own name (nodes[0]), then its endpoints'
+	// names, then the SRV names and their _<proto> parents. nil when the
+	// Service publishes nothing: its name does not exist.
+	nodes []nodeRec
+	// addrs are every A and AAAA record's data; a node's are runs of it.
+	// origins[k] is the endpoint addrs[k] came from.
+	addrs   []netip.Addr
+	origins []origin
+	// srvs are the SRV records; srvLists says which node holds which run.
+	srvs     []SRV
+	srvLists []srvList
 	// index finds a node by its label: an open-addressing hash table (with
-	// linear probing, at most half full) of positions in nodes[1:] then
-	// srv, plus one; 0 is a free slot. It costs a few bytes a name where a
+	// linear probing, at most half full) of positions in nodes; 0 is a free
+	// slot (nodes[0] is never in it). It costs a few bytes a name where a
 	// Go map costs tens.
 	index []uint32
+	rare  *rareRecords
+	// endpoints is how many endpoint names follow nodes[0].
+	endpoints uint32
 	// ready counts ready endpoint addresses, for the zone's size gauge.
 	ready int
 }
 
-// at returns the node at position i of the index.
-func (v *view) at(i uint32) *Node {
-	if int(i) < len(v.nodes)-1 {
-		return &v.nodes[1+i]
+// nodeRec is one name: where its name ends in view.names, and its A and
+// AAAA records, addrs[a4:a4+n4] and addrs[a6:a6+n6].
+type nodeRec struct {
+	nameEnd uint32
+	a4, n4  uint32
+	a6, n6  uint32
+}
+
+// origin is where an address came from: view.slices[slice].Endpoints[endpoint].
+type origin struct {
+	slice, endpoint uint32
+}
+
+// noOrigin marks an address that is no endpoint's: a cluster IP.
+const noOrigin = ^uint32(0)
+
+// srvList says that node's SRV records are srvs[start:end].
+type srvList struct {
+	node, start, end uint32
+}
+
+// Views of the names that hold no Service data. entView stands for every
+// empty non-terminal ("svc", "<ns>.svc"): the answer to it never depends on
+// which one it is.
+var (
+	apexView    = &view{nodes: []nodeRec{{}}}
+	versionView = &view{names: "dns-version", nodes: []nodeRec{{nameEnd: uint32(len("dns-version"))}},
+		rare: &rareRecords{txt: []string{SpecVersion}}}
+	entView = &view{nodes: []nodeRec{{}}}
+)
+
+// name returns node i's name.
+func (v *view) name(i uint32) string {
+	start := uint32(0)
+	if i > 0 {
+		start = v.nodes[i-1].nameEnd
 	}
-	return &v.srv[int(i)-(len(v.nodes)-1)]
+	return v.names[start:v.nodes[i].nameEnd]
 }
 
 // lookup returns the node of the name with the given labels in front of
 // the Service's name ("" for the Service itself). It does not allocate.
-func (v *view) lookup(label string) (*Node, bool) {
+func (v *view) lookup(label string) (Node, bool) {
 	if v == nil || v.nodes == nil {
-		return nil, false
+		return Node{}, false
 	}
 	if label == "" {
-		return &v.nodes[0], true
+		return Node{v: v}, true
 	}
 	if len(v.index) == 0 {
-		return nil, false
+		return Node{}, false
 	}
 	// Every name is label + "." + the Service's name.
-	want := len(label) + 1 + len(v.nodes[0].Name)
+	want := len(label) + 1 + int(v.nodes[0].nameEnd)
 	mask := uint32(len(v.index) - 1)
 	for h := uint32(maphash.String(hashSeed, label)) & mask; ; h = (h + 1) & mask {
-		k := v.index[h]
-		if k == 0 {
-			return nil, false
+		i := v.index[h]
+		if i == 0 {
+			return Node{}, false
 		}
-		if n := v.at(k - 1); len(n.Name) == want && n.Name[:len(label)] == label {
-			return n, true
+		if name := v.name(i); len(name) == want && name[:len(label)] == label {
+			return Node{v: v, i: i}, true
 		}
 	}
 }
 
-// buildIndex fills v.index from v.nodes and v.srv.
+// buildIndex fills v.index from v.nodes.
 func (v *view) buildIndex() {
-	count := len(v.nodes) - 1 + len(v.srv)
+	count := len(v.nodes) - 1
 	if count <= 0 {
 		return
 	}
 	v.index = make([]uint32, 1<<bits.Len(uint(2*count-1)))
 	mask := uint32(len(v.index) - 1)
-	base := len(v.nodes[0].Name)
-	for i := range uint32(count) {
-		n := v.at(i)
-		h := uint32(maphash.String(hashSeed, n.Name[:len(n.Name)-1-base])) & mask
+	base := int(v.nodes[0].nameEnd)
+	for i := uint32(1); i < uint32(len(v.nodes)); i++ {
+		name := v.name(i)
+		h := uint32(maphash.String(hashSeed, name[:len(name)-1-base])) & mask
 		for v.index[h] != 0 {
 			h = (h + 1) & mask
 		}
-		v.index[h] = i + 1
+		v.index[h] = i
 	}
 }
 
@@ -83,8 +134,8 @@ func (v *view) ptrCount() int {
 		return 0
 	}
 	n := v.ready
-	if self := &v.nodes[0]; self.Service.Type == ClusterIP {
-		n += len(self.A) + len(self.AAAA)
+	if v.svc.Type == ClusterIP {
+		n += int(v.nodes[0].n4 + v.nodes[0].n6)
 	}
 	return n
 }
@@ -93,20 +144,21 @@ func (v *view) ptrCount() int {
 // node it names: each ready endpoint address names its endpoint, and each
 // cluster IP names the Service. Deriving these when the index is updated,
 // rather than storing them, keeps a view's memory to its names.
-func (v *view) eachPTR(fn func(ip netip.Addr, n *Node)) {
-	if v == nil {
+func (v *view) eachPTR(fn func(ip netip.Addr, n Node)) {
+	if v == nil || v.nodes == nil {
 		return
 	}
-	for i := range v.nodes {
-		n := &v.nodes[i]
-		if n.Endpoint == nil && !(i == 0 && n.Service.Type == ClusterIP) {
-			continue
+	first := uint32(1)
+	if v.svc.Type == ClusterIP {
+		first = 0
+	}
+	for i := first; i <= v.endpoints; i++ {
+		n := Node{v: v, i: i}
+		for _, ip := range n.A() {
+			fn(ip, n)
 		}
-		for _, a := range n.A {
-			fn(a.IP, n)
-		}
-		for _, a := range n.AAAA {
-			fn(a.IP, n)
+		for _, ip := range n.AAAA() {
+			fn(ip, n)
 		}
 	}
 }

@@ -232,14 +232,14 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 	type ptr struct {
 		key [16]byte
 		low uint8
-		n   *Node // nil for an address the old view held
+		n   Node // the zero Node for an address the old view held
 	}
 	ptrs := make([]ptr, 0, oldView.ptrCount()+newView.ptrCount())
-	oldView.eachPTR(func(ip netip.Addr, _ *Node) {
+	oldView.eachPTR(func(ip netip.Addr, _ Node) {
 		k, low := ptrKey(ip)
-		ptrs = append(ptrs, ptr{k, low, nil})
+		ptrs = append(ptrs, ptr{k, low, Node{}})
 	})
-	newView.eachPTR(func(ip netip.Addr, n *Node) {
+	newView.eachPTR(func(ip netip.Addr, n Node) {
 		k, low := ptrKey(ip)
 		ptrs = append(ptrs, ptr{k, low, n})
 	})
@@ -253,7 +253,7 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 	slices.SortFunc(ptrs, func(a, b ptr) int { return bytes.Compare(a.key[:], b.key[:]) })
 	type target struct {
 		low uint8
-		n   *Node
+		n   Node
 	}
 	var next []target
 	for start := 0; start < len(ptrs); {
@@ -265,13 +265,13 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 		next = next[:0]
 		if cur, _ := w.reverse.Get(k); cur != nil {
 			for i, n := range cur.nodes {
-				if !hasKey(n.Service, key) {
+				if !hasKey(n.Service(), key) {
 					next = append(next, target{cur.lows[i], n})
 				}
 			}
 		}
 		for _, p := range ptrs[start:end] {
-			if p.n != nil {
+			if p.n.v != nil {
 				next = append(next, target{p.low, p.n})
 			}
 		}
@@ -284,9 +284,9 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 			if c := cmp.Compare(a.low, b.low); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.n.Name, b.n.Name)
+			return cmp.Compare(a.n.Name(), b.n.Name())
 		})
-		b := &ptrBucket{lows: make([]uint8, len(next)), nodes: make([]*Node, len(next))}
+		b := &ptrBucket{lows: make([]uint8, len(next)), nodes: make([]Node, len(next))}
 		for i, t := range next {
 			b.lows[i], b.nodes[i] = t.low, t.n
 		}
