@@ -16,7 +16,7 @@ import (
 // records a part of them whenever the orders agree (one address per endpoint
 // name, as is usual); only a name whose addresses are scattered gets a
 // grouped copy. SRV lists with the same records share their storage too.
-func buildView(svc *Service, sorted []*Slice) *view {
+func buildView(svc *Service, sorted []*packedSlice) *view {
 	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
 	v := &view{svc: svc, slices: sorted}
 	if svc.Type == ExternalName {
@@ -36,12 +36,13 @@ func buildView(svc *Service, sorted []*Slice) *view {
 	// Sizes, to allocate each of the scratch tables below once.
 	addrs, eps := 0, 0
 	for _, s := range sorted {
-		if s.AddressType == FQDN {
+		if s.addressType == FQDN {
 			continue
 		}
-		for i := range s.Endpoints {
-			if e := &s.Endpoints[i]; e.Ready {
-				addrs += len(e.Addresses)
+		for i := range s.eps {
+			if s.ready(i) {
+				lo, hi := s.addrRange(i)
+				addrs += hi - lo
 				eps++
 			}
 		}
@@ -64,21 +65,23 @@ func buildView(svc *Service, sorted []*Slice) *view {
 		plans = make([]srvPlan, 0, eps)
 	}
 	for si, s := range sorted {
-		if s.AddressType == FQDN {
+		if s.addressType == FQDN {
 			continue
 		}
-		for i := range s.Endpoints {
-			e := &s.Endpoints[i]
-			if !e.Ready {
+		for i := range s.eps {
+			if !s.ready(i) {
 				continue
 			}
 			tStart := len(targets)
-			for _, ip := range e.Addresses {
+			hostname := s.hostname(i)
+			lo, hi := s.addrRange(i)
+			for k := lo; k < hi; k++ {
+				ip := s.addr(k)
 				if n, dup := seen[ip.As16()]; dup {
 					targets = appendUniqueIdx(targets, tStart, n)
 					continue
 				}
-				label := EndpointName(e.Hostname, ip)
+				label := EndpointName(hostname, ip)
 				n, ok := byLabel[label]
 				if !ok {
 					n = int32(len(labels))
@@ -92,8 +95,8 @@ func buildView(svc *Service, sorted []*Slice) *view {
 				}
 				targets = appendUniqueIdx(targets, tStart, n)
 			}
-			if svc.Type == Headless && len(s.Ports) > 0 && len(targets) > tStart {
-				plans = append(plans, srvPlan{s.Ports, int32(tStart), int32(len(targets))})
+			if svc.Type == Headless && len(s.ports) > 0 && len(targets) > tStart {
+				plans = append(plans, srvPlan{s.ports, int32(tStart), int32(len(targets))})
 			}
 		}
 	}

@@ -28,7 +28,11 @@ func (s *Snapshot) Service(namespace, name string) (ServiceState, bool) {
 	if !ok {
 		return ServiceState{}, false
 	}
-	return ServiceState{Service: e.service, Slices: slices.Clone(e.slices)}, true
+	st := ServiceState{Service: e.service}
+	for _, p := range e.slices {
+		st.Slices = append(st.Slices, p.unpack())
+	}
+	return st, true
 }
 
 // NamespacesWithService returns, sorted, the namespaces that hold a Service

@@ -3,6 +3,7 @@ package zone_test
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"testing"
 
 	"github.com/slicedns/slicedns/zone"
@@ -125,7 +126,7 @@ func TestNodes(t *testing.T) {
 	if e := pod.Endpoint(ip); pod.Name() != "my-db-0.my-db.default.svc" || e == nil || e.Hostname != "my-db-0" || pod.Service() != self.Service() {
 		t.Errorf("endpoint node = %+v", pod)
 	}
-	if self.Endpoint(ip) != pod.Endpoint(ip) {
+	if !reflect.DeepEqual(self.Endpoint(ip), pod.Endpoint(ip)) {
 		t.Error("the Service's address and the endpoint name's name different endpoints")
 	}
 	if sl, i, ok := pod.Origin(ip); !ok || sl != "my-db-abc" || i != 0 {

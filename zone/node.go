@@ -109,20 +109,22 @@ func (n Node) Origin(ip netip.Addr) (slice string, endpoint int, ok bool) {
 	if !ok {
 		return "", 0, false
 	}
-	return sl.Name, i, true
+	return sl.name, i, true
 }
 
 // Endpoint is the endpoint that the address ip of this name came from (see
-// Origin), or nil. It is the zone's own object: do not modify it.
+// Origin), or nil. It is a copy, made for the caller: unlike the rest of
+// Node, it allocates.
 func (n Node) Endpoint(ip netip.Addr) *Endpoint {
 	sl, i, ok := n.origin(ip)
 	if !ok {
 		return nil
 	}
-	return &sl.Endpoints[i]
+	e := sl.endpoint(i)
+	return &e
 }
 
-func (n Node) origin(ip netip.Addr) (*Slice, int, bool) {
+func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 	if n.v == nil {
 		return nil, 0, false
 	}

@@ -129,7 +129,7 @@ func (s *Slice) Validate() error {
 			return fmt.Errorf("%s: endpoint %d has no address", what, i)
 		}
 		for _, a := range e.Addresses {
-			if !a.IsValid() || (s.AddressType == IPv4) != a.Is4() || a.Is4In6() {
+			if !a.IsValid() || (s.AddressType == IPv4) != a.Is4() || a.Is4In6() || a.Zone() != "" {
 				return fmt.Errorf("%s: endpoint %d: address %v is not a valid %v address", what, i, a, s.AddressType)
 			}
 		}

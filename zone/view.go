@@ -16,7 +16,7 @@ import (
 type view struct {
 	svc *Service
 	// slices are the entry's slices, in name order; origins index them.
-	slices []*Slice
+	slices []*packedSlice
 	// names are every node's name back to back: node i's ends at
 	// nodes[i].nameEnd and starts where node i-1's ends.
 	names string

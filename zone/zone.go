@@ -54,7 +54,7 @@ type entry struct {
 	service *Service
 	// slices are in name order; a slice or two is the norm, so a sorted
 	// slice is smaller than a map and as quick to search.
-	slices []*Slice
+	slices []*packedSlice
 	view   *view
 }
 
@@ -101,11 +101,12 @@ func (z *Zone) DeleteService(namespace, name string) {
 // UpsertSlice adds or replaces an EndpointSlice. An invalid slice is refused
 // with an error and the zone is left as it was. A slice equal to the one held
 // but for its TriggerTime changes nothing: the zone keeps the one it has and
-// publishes no snapshot.
+// publishes no snapshot. The zone keeps its own compact copy of s, not s.
 func (z *Zone) UpsertSlice(s *Slice) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	p := pack(s)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	sk := s.Namespace + "/" + s.Name
@@ -116,7 +117,7 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	var found bool
 	if old != nil {
 		i, found = slices.BinarySearchFunc(old.slices, s.Name, bySliceName)
-		if found && prev == key && sameSlice(old.slices[i], s) {
+		if found && prev == key && samePacked(old.slices[i], p) {
 			return nil
 		}
 	}
@@ -132,9 +133,9 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	}
 	if found {
 		e.slices = slices.Clone(e.slices)
-		e.slices[i] = s
+		e.slices[i] = p
 	} else {
-		e.slices = slices.Insert(slices.Clip(e.slices), i, s)
+		e.slices = slices.Insert(slices.Clip(e.slices), i, p)
 	}
 	w.put(key, old, e)
 	z.snap.Store(w)
@@ -180,15 +181,7 @@ func (w *Snapshot) removeSlice(key, sliceName string) {
 	w.put(key, old, e)
 }
 
-func bySliceName(s *Slice, name string) int { return cmp.Compare(s.Name, name) }
-
-// sameSlice reports whether a and b publish the same: equal but for when
-// they were triggered.
-func sameSlice(a, b *Slice) bool {
-	x, y := *a, *b
-	x.TriggerTime, y.TriggerTime = time.Time{}, time.Time{}
-	return reflect.DeepEqual(x, y)
-}
+func bySliceName(s *packedSlice, name string) int { return cmp.Compare(s.name, name) }
 
 // put replaces old (nil when absent) with e under key, rebuilding e's view
 // and the indexes that depend on it.

@@ -3,6 +3,7 @@ package zone_test
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -114,6 +115,7 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 		slice("default", "s", "svc", zone.IPv4, nil, ep("", true, "2001:db8::1")),
 		slice("default", "s", "svc", zone.IPv6, nil, ep("", true, "10.0.0.1")),
 		slice("default", "s", "svc", zone.IPv6, nil, ep("", true, "::ffff:10.0.0.1")),
+		slice("default", "s", "svc", zone.IPv6, nil, ep("", true, "fe80::1%eth0")),
 		slice("default", "s", "svc", zone.IPv4, nil, ep("Web_0", true, "10.0.0.1")),
 		slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: "_x", Protocol: "TCP"}}),
 		slice("default", "s", "svc", zone.AddressType(7), nil),
@@ -285,8 +287,14 @@ func TestUpsertUnchangedKeepsHeldObject(t *testing.T) {
 		t.Error("an unchanged Service or slice published a new snapshot")
 	}
 	st, _ := z.Snapshot().Service("default", "a")
-	if st.Service != svc || len(st.Slices) != 1 || st.Slices[0] != sl {
-		t.Errorf("the zone swapped its objects for equal ones: %p %p, want %p %p", st.Service, st.Slices[0], svc, sl)
+	if st.Service != svc || len(st.Slices) != 1 || !reflect.DeepEqual(st.Slices[0].Endpoints, sl.Endpoints) {
+		t.Errorf("the zone swapped its objects for equal ones: %p %+v, want %p %+v", st.Service, st.Slices[0], svc, sl)
+	}
+	// The zone keeps its own copy of a slice, not the caller's.
+	sl.Endpoints[0].Addresses[0] = netip.MustParseAddr("10.9.9.9")
+	sl.Endpoints[0].Hostname = "changed"
+	if got := render(z.Snapshot(), "pod-1.a.default.svc"); got != "A 10.0.0.1" {
+		t.Errorf("changing the caller's slice changed the zone: pod-1.a.default.svc = %q", got)
 	}
 
 	// A real change is published, and so is an equal slice filed under
