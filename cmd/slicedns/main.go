@@ -52,6 +52,7 @@ func run(args []string, stderr io.Writer) int {
 	defer log.Sync()
 	setMemoryLimit(log)
 	tuneGC()
+	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, log); err != nil {
