@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // buildView computes what a Service publishes from its spec and its slices.
@@ -17,6 +18,50 @@ import (
 // name, as is usual); only a name whose addresses are scattered gets a
 // grouped copy. SRV lists with the same records share their storage too.
 func buildView(svc *Service, sorted []*packedSlice) *view {
+	b := builders.Get().(*builder)
+	v := b.build(svc, sorted)
+	if b.size <= maxPooledBuilder {
+		builders.Put(b)
+	}
+	return v
+}
+
+// builder holds buildView's scratch tables, which are reused from one build
+// to the next: at 100k endpoints they were most of the garbage a load made,
+// and garbage of the same sizes as the views' arrays fragments the heap.
+type builder struct {
+	labels  []string
+	recs    []buildRec
+	byLabel map[string]int32
+	seen    map[[16]byte]int32
+	plans   []srvPlan
+	targets []int32
+	srvSeen map[srvKey]struct{}
+	nodeAt  []int32
+	size    int // addresses in the largest build so far
+}
+
+// buildRec is a ready address with the name it is filed under.
+type buildRec struct {
+	ip   netip.Addr
+	from origin
+	node int32 // index into labels
+}
+
+type srvKey struct {
+	list, target int32
+	port         uint16
+}
+
+// maxPooledBuilder keeps a builder that served a huge Service from being
+// kept, with its tables, for the many small ones.
+const maxPooledBuilder = 1 << 14
+
+var builders = sync.Pool{New: func() any {
+	return &builder{byLabel: map[string]int32{}, seen: map[[16]byte]int32{}, srvSeen: map[srvKey]struct{}{}}
+}}
+
+func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
 	v := &view{svc: svc, slices: sorted}
 	if svc.Type == ExternalName {
@@ -28,12 +73,6 @@ func buildView(svc *Service, sorted []*packedSlice) *view {
 
 	// Pass 1: the endpoint names, in order of first appearance, and each
 	// ready address with the name it is filed under.
-	type rec struct {
-		ip   netip.Addr
-		from origin
-		node int32 // index into labels
-	}
-	// Sizes, to allocate each of the scratch tables below once.
 	addrs, eps := 0, 0
 	for _, s := range sorted {
 		if s.addressType == FQDN {
@@ -47,23 +86,31 @@ func buildView(svc *Service, sorted []*packedSlice) *view {
 			}
 		}
 	}
+	b.size = max(b.size, addrs)
+	clear(b.byLabel)
+	clear(b.seen)
+	clear(b.srvSeen)
 	var (
-		labels  = make([]string, 0, addrs)
-		recs    = make([]rec, 0, addrs)
+		labels  = b.labels[:0]
+		recs    = b.recs[:0]
 		v4      int
-		byLabel = make(map[string]int32, addrs)
+		byLabel = b.byLabel
 		// seen de-duplicates addresses that appear in several slices (an
 		// endpoint moving between slices, or a slice being rewritten): the
 		// first slice in name order names it.
-		seen = make(map[[16]byte]int32, addrs)
+		seen = b.seen
 		// plans are the SRV records to make, per endpoint: its slice's
 		// ports times its targets, targets[tStart:tEnd].
-		plans   []srvPlan
-		targets = make([]int32, 0, addrs)
+		plans   = b.plans[:0]
+		targets = b.targets[:0]
 	)
-	if svc.Type == Headless {
-		plans = make([]srvPlan, 0, eps)
-	}
+	defer func() {
+		// Keep the grown tables for the next build, without what they
+		// point at.
+		clear(labels)
+		clear(plans)
+		b.labels, b.recs, b.plans, b.targets = labels[:0], recs[:0], plans[:0], targets[:0]
+	}()
 	for si, s := range sorted {
 		if s.addressType == FQDN {
 			continue
@@ -89,7 +136,7 @@ func buildView(svc *Service, sorted []*packedSlice) *view {
 					byLabel[label] = n
 				}
 				seen[ip.As16()] = n
-				recs = append(recs, rec{ip, origin{uint32(si), uint32(i)}, n})
+				recs = append(recs, buildRec{ip, origin{uint32(si), uint32(i)}, n})
 				if ip.Is4() {
 					v4++
 				}
@@ -117,11 +164,7 @@ func buildView(svc *Service, sorted []*packedSlice) *view {
 		srvs = append(srvs, nil)
 		return int32(len(srvLabels) - 1)
 	}
-	type srvKey struct {
-		list, target int32
-		port         uint16
-	}
-	srvSeen := make(map[srvKey]struct{}, 2*len(targets))
+	srvSeen := b.srvSeen
 	// addSRV files one SRV record under "" and under its port's name.
 	addSRV := func(p Port, list int32, target int32) {
 		for _, l := range [2]int32{0, list} {
@@ -227,7 +270,8 @@ func buildView(svc *Service, sorted []*packedSlice) *view {
 		}
 		inOrder := true
 		last := int32(-1)
-		nodeAt := make([]int32, 0, hi-lo)
+		nodeAt := b.nodeAt[:0]
+		defer func() { b.nodeAt = nodeAt[:0] }()
 		for _, r := range recs {
 			if r.ip.Is4() == is4 {
 				nodeAt = append(nodeAt, r.node)

@@ -85,28 +85,31 @@ func memZone(b *testing.B) *zone.Zone {
 	return z
 }
 
-func liveHeap() uint64 {
+// heap returns the live heap and the heap in use (live plus what
+// fragmentation keeps from reuse), after two GCs.
+func heap() (live, inUse uint64) {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	return ms.HeapAlloc, ms.HeapInuse
 }
 
 // BenchmarkZoneMemory reports the live heap a zone of 100,000 endpoints holds
-// per endpoint, counting the Services and slices it retains (built by watch,
+// per endpoint (and the heap in use, which adds fragmentation), counting the Services and slices it retains (built by watch,
 // as in production). Its time is that of loading the whole zone.
 func BenchmarkZoneMemory(b *testing.B) {
 	b.Run("endpoints="+memTotalEPsStr, func(b *testing.B) {
-		var perEndpoint float64
+		var perEndpoint, inUsePerEndpoint float64
 		for b.Loop() {
-			before := liveHeap()
+			before, beforeInUse := heap()
 			z := memZone(b)
-			after := liveHeap()
+			after, afterInUse := heap()
 			if st := z.Snapshot().Stats(); st.ReadyEndpoints != memServices*memPerService {
 				b.Fatalf("%d ready endpoints, want %d", st.ReadyEndpoints, memServices*memPerService)
 			}
 			perEndpoint = float64(int64(after)-int64(before)) / (memServices * memPerService)
+			inUsePerEndpoint = float64(int64(afterInUse)-int64(beforeInUse)) / (memServices * memPerService)
 			if path := os.Getenv("ZONE_HEAP_PROFILE"); path != "" {
 				// The heap with the zone live, for go tool pprof
 				// -sample_index=inuse_space (run with -memprofilerate=1).
@@ -122,5 +125,6 @@ func BenchmarkZoneMemory(b *testing.B) {
 			runtime.KeepAlive(z)
 		}
 		b.ReportMetric(perEndpoint, "B/endpoint")
+		b.ReportMetric(inUsePerEndpoint, "inuse-B/endpoint")
 	})
 }
