@@ -44,7 +44,6 @@ type builder struct {
 // buildRec is a ready address with the name it is filed under.
 type buildRec struct {
 	ip   netip.Addr
-	from origin
 	node int32 // index into labels
 }
 
@@ -111,7 +110,7 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 		clear(plans)
 		b.labels, b.recs, b.plans, b.targets = labels[:0], recs[:0], plans[:0], targets[:0]
 	}()
-	for si, s := range sorted {
+	for _, s := range sorted {
 		if s.addressType == FQDN {
 			continue
 		}
@@ -136,7 +135,7 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 					byLabel[label] = n
 				}
 				seen[ip.As16()] = n
-				recs = append(recs, buildRec{ip, origin{uint32(si), uint32(i)}, n})
+				recs = append(recs, buildRec{ip, n})
 				if ip.Is4() {
 					v4++
 				}
@@ -253,12 +252,10 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 		clusterIPs = len(svc.ClusterIPs)
 	}
 	v.addrs = make([]netip.Addr, 0, len(recs)+clusterIPs)
-	v.origins = make([]origin, 0, len(recs)+clusterIPs)
 	for _, is4 := range [2]bool{true, false} {
 		for _, r := range recs {
 			if r.ip.Is4() == is4 {
 				v.addrs = append(v.addrs, r.ip)
-				v.origins = append(v.origins, r.from)
 			}
 		}
 	}
@@ -300,10 +297,9 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 		}
 		at := len(v.addrs)
 		v.addrs = append(v.addrs, make([]netip.Addr, hi-lo)...)
-		v.origins = append(v.origins, make([]origin, hi-lo)...)
 		pos := slices.Clone(starts)
 		for k, n := range nodeAt {
-			v.addrs[at+pos[n]], v.origins[at+pos[n]] = v.addrs[lo+k], v.origins[lo+k]
+			v.addrs[at+pos[n]] = v.addrs[lo+k]
 			pos[n]++
 		}
 		for i := range labels {
@@ -323,7 +319,6 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 			for _, ip := range svc.ClusterIPs {
 				if ip.Is4() == is4 {
 					v.addrs = append(v.addrs, ip)
-					v.origins = append(v.origins, origin{noOrigin, noOrigin})
 				}
 			}
 		}

@@ -1,6 +1,9 @@
 package zone
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // A Node is one owner name in the zone with every record it holds, as Lookup
 // finds it. It is a small value that refers into its snapshot's immutable
@@ -124,22 +127,35 @@ func (n Node) Endpoint(ip netip.Addr) *Endpoint {
 	return &e
 }
 
+// origin finds the endpoint the address ip of n came from. Where each
+// address came from is not stored (8 bytes an address): it is found again
+// the way buildView chose it, as the first ready endpoint with the address
+// in slice-name order.
 func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
-	if n.v == nil {
+	if n.v == nil || n.v.svc == nil || (n.i == 0 && n.v.svc.Type == ClusterIP) {
 		return nil, 0, false
 	}
-	r := &n.v.nodes[n.i]
-	lo, hi := r.a4, r.a4+r.n4
+	held := n.A()
 	if ip.Is6() {
-		lo, hi = r.a6, r.a6+r.n6
+		held = n.AAAA()
 	}
-	for k := lo; k < hi; k++ {
-		if n.v.addrs[k] == ip {
-			o := n.v.origins[k]
-			if o.slice == noOrigin {
-				return nil, 0, false
+	if !slices.Contains(held, ip) {
+		return nil, 0, false
+	}
+	for _, s := range n.v.slices {
+		if s.addressType == FQDN || (s.addressType == IPv4) != ip.Is4() {
+			continue
+		}
+		for i := range s.eps {
+			if !s.ready(i) {
+				continue
 			}
-			return n.v.slices[o.slice], int(o.endpoint), true
+			lo, hi := s.addrRange(i)
+			for k := lo; k < hi; k++ {
+				if s.addr(k) == ip {
+					return s, i, true
+				}
+			}
 		}
 	}
 	return nil, 0, false
@@ -166,8 +182,7 @@ type rareRecords struct {
 // an AAAA record, and belongs to no Service: for names a DNS layer makes up
 // itself, such as CoreDNS-style pod records. Unlike Lookup, it allocates.
 func NewAddressNode(name string, ip netip.Addr) Node {
-	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}, addrs: []netip.Addr{ip},
-		origins: []origin{{noOrigin, noOrigin}}}
+	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}, addrs: []netip.Addr{ip}}
 	if ip.Is4() {
 		v.nodes[0].n4 = 1
 	} else {

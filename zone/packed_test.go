@@ -43,12 +43,14 @@ func TestSamePacked(t *testing.T) {
 		t.Fatal("equal slices packed differently")
 	}
 	changes := map[string]func(s *Slice){
-		"name":        func(s *Slice) { s.Name = "other" },
-		"service":     func(s *Slice) { s.Service = "other" },
-		"port":        func(s *Slice) { s.Ports = []Port{{Name: "http", Protocol: "TCP", Port: 81}} },
-		"address":     func(s *Slice) { s.Endpoints[1].Addresses[0] = netip.MustParseAddr("2001:db8::9") },
-		"addresses":   func(s *Slice) { s.Endpoints[0].Addresses = s.Endpoints[0].Addresses[:1] },
-		"moved":       func(s *Slice) { s.Endpoints[0].Addresses, s.Endpoints[1].Addresses = s.Endpoints[1].Addresses, s.Endpoints[0].Addresses },
+		"name":      func(s *Slice) { s.Name = "other" },
+		"service":   func(s *Slice) { s.Service = "other" },
+		"port":      func(s *Slice) { s.Ports = []Port{{Name: "http", Protocol: "TCP", Port: 81}} },
+		"address":   func(s *Slice) { s.Endpoints[1].Addresses[0] = netip.MustParseAddr("2001:db8::9") },
+		"addresses": func(s *Slice) { s.Endpoints[0].Addresses = s.Endpoints[0].Addresses[:1] },
+		"moved": func(s *Slice) {
+			s.Endpoints[0].Addresses, s.Endpoints[1].Addresses = s.Endpoints[1].Addresses, s.Endpoints[0].Addresses
+		},
 		"hostname":    func(s *Slice) { s.Endpoints[0].Hostname = "web-1" },
 		"host/ref":    func(s *Slice) { s.Endpoints[0].Hostname, s.Endpoints[0].TargetRef = "web-0P", "od/web-0" },
 		"targetRef":   func(s *Slice) { s.Endpoints[1].TargetRef = "Pod/other" },

@@ -15,7 +15,7 @@ import (
 // and 24 bytes an address; Node values point into the arrays.
 type view struct {
 	svc *Service
-	// slices are the entry's slices, in name order; origins index them.
+	// slices are the entry's slices, in name order.
 	slices []*packedSlice
 	// names are every node's name back to back: node i's ends at
 	// nodes[i].nameEnd and starts where node i-1's ends.
@@ -25,9 +25,7 @@ type view struct {
 	// Service publishes nothing: its name does not exist.
 	nodes []nodeRec
 	// addrs are every A and AAAA record's data; a node's are runs of it.
-	// origins[k] is the endpoint addrs[k] came from.
-	addrs   []netip.Addr
-	origins []origin
+	addrs []netip.Addr
 	// srvs are the SRV records; srvLists says which node holds which run.
 	srvs     []SRV
 	srvLists []srvList
@@ -50,14 +48,6 @@ type nodeRec struct {
 	a4, n4  uint32
 	a6, n6  uint32
 }
-
-// origin is where an address came from: view.slices[slice].Endpoints[endpoint].
-type origin struct {
-	slice, endpoint uint32
-}
-
-// noOrigin marks an address that is no endpoint's: a cluster IP.
-const noOrigin = ^uint32(0)
 
 // srvList says that node's SRV records are srvs[start:end].
 type srvList struct {
