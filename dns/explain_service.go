@@ -56,12 +56,25 @@ func (x *explainer) explainService(p ParsedName) {
 
 func serviceInfo(s *zone.Service) *ServiceInfo {
 	si := &ServiceInfo{Namespace: s.Namespace, Name: s.Name, Type: s.Type.String(),
-		ExternalName: s.ExternalName, Selector: s.Selector, Ports: portInfos(s.Ports),
+		ExternalName: s.ExternalName, Selector: selectorMap(s.Selector), Ports: portInfos(s.Ports),
 		PublishNotReadyAddresses: s.PublishNotReadyAddresses}
 	for _, ip := range s.ClusterIPs {
 		si.ClusterIPs = append(si.ClusterIPs, ip.String())
 	}
 	return si
+}
+
+// selectorMap reads a zone.Service's Selector back into a map, for JSON.
+func selectorMap(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
 }
 
 func portInfos(ps []zone.Port) []PortInfo {

@@ -20,7 +20,7 @@ func explainFixture(t *testing.T) *zone.Zone {
 	db2.Serving, db2.Terminating = true, true
 	cql := []zone.Port{port("cql", "TCP", 9042), port("", "TCP", 7000)}
 	db := headless("default", "my-db")
-	db.Selector = map[string]string{"app": "my-db"}
+	db.Selector = "app=my-db"
 	db.Ports = cql
 	return newZone(t,
 		db,

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/slicedns/slicedns/zone"
 )
@@ -21,7 +22,7 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 	out := &zone.Service{
 		Namespace:                namespaceOf(s.Namespace),
 		Name:                     s.Name,
-		Selector:                 s.Spec.Selector,
+		Selector:                 labels.Set(s.Spec.Selector).String(),
 		PublishNotReadyAddresses: s.Spec.PublishNotReadyAddresses,
 	}
 	switch {

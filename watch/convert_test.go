@@ -63,3 +63,17 @@ func TestConvertInternsNodeAndZone(t *testing.T) {
 		t.Error("node and zone names are not shared")
 	}
 }
+
+// A selector is kept as one string, keys sorted, for explain.
+func TestConvertSelector(t *testing.T) {
+	svc := kubeHeadless("ns", "db")
+	svc.Spec.Selector = map[string]string{"tier": "data", "app": "db"}
+	got, err := ServiceFromAPI(svc)
+	if err != nil || got.Selector != "app=db,tier=data" {
+		t.Errorf("Selector = %q, %v; want app=db,tier=data", got.Selector, err)
+	}
+	svc.Spec.Selector = nil
+	if got, _ := ServiceFromAPI(svc); got.Selector != "" {
+		t.Errorf("no selector: %q", got.Selector)
+	}
+}

@@ -54,7 +54,9 @@ type Service struct {
 	Ports        []Port
 	// Selector and PublishNotReadyAddresses are not used for answers; they are
 	// kept so that a person can be told why a Service has the endpoints it has.
-	Selector                 map[string]string
+	// Selector is in the form labels.Set.String gives ("app=db,tier=data",
+	// keys sorted): a string costs a few bytes where a map costs hundreds.
+	Selector                 string
 	PublishNotReadyAddresses bool
 }
 
