@@ -12,7 +12,10 @@
 //     there is no cluster (slicedns --manifests DIR). It watches the folder
 //     and applies each edit within about a second.
 //   - [Kube] lists and watches a cluster's API server through client-go
-//     informers: what slicedns runs in a cluster.
+//     informers: what slicedns runs in a cluster. It talks to the API server
+//     through a [Client], which [NewClient] makes from [RESTConfig]'s config
+//     without linking in client-go's clientset and its every API group; a
+//     program that has a clientset can adapt it instead.
 //
 // Both follow the same life cycle: set the exported fields, start Run in a
 // goroutine, and report readiness with Synced, which turns true once the

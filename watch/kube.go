@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	apiwatch "k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -34,8 +33,9 @@ import (
 //
 // Set the exported fields, then call Run once.
 type Kube struct {
-	// Client talks to the API server; RESTConfig makes a suitable config.
-	Client kubernetes.Interface
+	// Client talks to the API server: NewClient(cfg) with cfg from
+	// RESTConfig, or an adapted clientset.
+	Client Client
 	// Sink receives the objects. Kube calls it from one goroutine at a time.
 	Sink Sink
 	// Namespaces limits the source to these namespaces, with one pair of
@@ -159,18 +159,17 @@ func (k *Kube) log() *zap.Logger {
 }
 
 func (k *Kube) serviceInformer(ns string) (*kubeInformer, error) {
-	api := k.Client.CoreV1().Services(ns)
-	sel := k.LabelSelector
+	client, sel := k.Client, k.LabelSelector
 	l := k.newLink("services", ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
-			list, err := api.List(ctx, o)
+			list, err := client.ListServices(ctx, ns, o)
 			return list, l.result(err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
 			o.LabelSelector = sel
-			w, err := api.Watch(ctx, o)
+			w, err := client.WatchServices(ctx, ns, o)
 			return l.touching(w, err)
 		},
 	}
@@ -178,15 +177,15 @@ func (k *Kube) serviceInformer(ns string) (*kubeInformer, error) {
 }
 
 func (k *Kube) sliceInformer(ns string) (*kubeInformer, error) {
-	api := k.Client.DiscoveryV1().EndpointSlices(ns)
+	client := k.Client
 	l := k.newLink("endpointslices", ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			list, err := api.List(ctx, o)
+			list, err := client.ListEndpointSlices(ctx, ns, o)
 			return list, l.result(err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
-			w, err := api.Watch(ctx, o)
+			w, err := client.WatchEndpointSlices(ctx, ns, o)
 			return l.touching(w, err)
 		},
 	}

@@ -23,7 +23,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -103,9 +102,12 @@ func applyRBAC(c *kubetest.Cluster) error {
 	if err != nil {
 		return err
 	}
-	sa := kubernetes.NewForConfigOrDie(cfg)
+	sa, err := NewClient(cfg)
+	if err != nil {
+		return err
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, err = sa.DiscoveryV1().EndpointSlices("").List(ctx, metav1.ListOptions{Limit: 1})
+		_, err = sa.ListEndpointSlices(ctx, "", metav1.ListOptions{Limit: 1})
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
@@ -177,13 +179,18 @@ func (s countingSink) DeleteSlice(ns, name string) {
 	s.r.zone.DeleteSlice(ns, name)
 }
 
-// runKube fills in k's Client (from cfg), Sink, Logger and Metrics, and runs
-// it until the test ends. It does not wait for the sync.
+// runKube fills in k's Client (NewClient(cfg), as slicedns makes it), Sink,
+// Logger and Metrics, and runs it until the test ends. It does not wait for
+// the sync.
 func runKube(t *testing.T, cfg *rest.Config, k *Kube) *kubeRun {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	r := &kubeRun{Kube: k, zone: zone.New(), logs: logs}
-	k.Client = kubernetes.NewForConfigOrDie(cfg)
+	client, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Client = client
 	k.Sink, k.Logger, k.Metrics = countingSink{r}, zap.New(core), NewMetrics(prometheus.NewRegistry())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)

@@ -134,7 +134,7 @@ func startFakeWith(t *testing.T, k *Kube, setup func(*fake.Clientset), objs ...r
 	if setup != nil {
 		setup(e.client)
 	}
-	k.Client, k.Sink, k.Logger, k.Metrics = e.client, e.zone, zap.New(core), NewMetrics(e.reg)
+	k.Client, k.Sink, k.Logger, k.Metrics = clientset{e.client}, e.zone, zap.New(core), NewMetrics(e.reg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- k.Run(ctx) }()
@@ -272,7 +272,7 @@ func TestKubeRunRefusesMisconfiguration(t *testing.T) {
 	if err := (&Kube{Sink: zone.New()}).Run(ctx); err == nil {
 		t.Error("Run without a Client did not fail")
 	}
-	k := &Kube{Client: fake.NewClientset(), Sink: zone.New(), LabelSelector: "a in (b"}
+	k := &Kube{Client: clientset{fake.NewClientset()}, Sink: zone.New(), LabelSelector: "a in (b"}
 	if err := k.Run(ctx); err == nil {
 		t.Error("Run with a bad selector did not fail")
 	}

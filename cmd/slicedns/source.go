@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"go.uber.org/zap"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/slicedns/slicedns/watch"
 	"github.com/slicedns/slicedns/zone"
@@ -37,9 +36,9 @@ func newKube(kubeconfig string, z *zone.Zone, log *zap.Logger) (*watch.Kube, str
 	if err != nil {
 		return nil, "", err
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := watch.NewClient(rc)
 	if err != nil {
-		return nil, "", fmt.Errorf("kubernetes client: %w", err)
+		return nil, "", err
 	}
 	return &watch.Kube{Client: client, Sink: z, Logger: log}, rc.Host, nil
 }
