@@ -19,7 +19,8 @@ type packedSlice struct {
 	// addrs are every endpoint's addresses, addrWidth bytes each: 4 in an
 	// IPv4 slice, else 16.
 	addrs []byte
-	// text is every endpoint's hostname then targetRef, back to back.
+	// text is every endpoint's hostname then targetRef, back to back; a
+	// targetRef of "Pod/<hostname>" (a StatefulSet's pod) is only a flag.
 	text string
 }
 
@@ -43,7 +44,15 @@ const (
 	flagReady uint8 = 1 << iota
 	flagServing
 	flagTerminating
+	flagPodIsHostname // TargetRef is "Pod/" + Hostname
 )
+
+const podRef = "Pod/"
+
+// isPodRef reports whether ref is "Pod/" + hostname.
+func isPodRef(ref, hostname string) bool {
+	return hostname != "" && len(ref) == len(podRef)+len(hostname) && ref[:len(podRef)] == podRef && ref[len(podRef):] == hostname
+}
 
 func (p *packedSlice) addrWidth() int {
 	if p.addressType == IPv4 {
@@ -60,7 +69,10 @@ func pack(s *Slice) *packedSlice {
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
 		addrs += len(e.Addresses)
-		text += len(e.Hostname) + len(e.TargetRef)
+		text += len(e.Hostname)
+		if !isPodRef(e.TargetRef, e.Hostname) {
+			text += len(e.TargetRef)
+		}
 	}
 	w := p.addrWidth()
 	p.addrs = make([]byte, 0, addrs*w)
@@ -78,8 +90,12 @@ func pack(s *Slice) *packedSlice {
 			}
 		}
 		tb.WriteString(e.Hostname)
-		tb.WriteString(e.TargetRef)
 		pe := &p.eps[i]
+		if isPodRef(e.TargetRef, e.Hostname) {
+			pe.flags |= flagPodIsHostname
+		} else {
+			tb.WriteString(e.TargetRef)
+		}
 		pe.addrEnd, pe.textEnd, pe.hostLen = uint32(len(p.addrs)/w), uint32(tb.Len()), uint8(len(e.Hostname))
 		pe.where = unique.Make(topology{e.NodeName, e.Zone})
 		if e.Ready {
@@ -162,6 +178,9 @@ func (p *packedSlice) endpoint(i int) Endpoint {
 		Ready:       pe.flags&flagReady != 0,
 		Serving:     pe.flags&flagServing != 0,
 		Terminating: pe.flags&flagTerminating != 0,
+	}
+	if pe.flags&flagPodIsHostname != 0 {
+		e.TargetRef = podRef + e.Hostname
 	}
 	lo, hi := p.addrRange(i)
 	if hi > lo {

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -145,6 +146,7 @@ func createBenchService(ctx context.Context, cs kubernetes.Interface, i int) err
 	ns, name := fmt.Sprintf("ns-%03d", i%benchNS), fmt.Sprintf("svc-%05d", i)
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: corev1.ServiceSpec{
 		ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Name: "http", Port: 80}},
+		Selector: map[string]string{"app": name},
 	}}
 	if _, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return err
@@ -160,10 +162,15 @@ func benchSlice(ns, name string, i, n int) *discoveryv1.EndpointSlice {
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](80)}},
 	}
+	// As the EndpointSlice controller writes them for a StatefulSet's pods.
 	for j := 0; j < n; j++ {
+		pod := fmt.Sprintf("%s-%d", name, j)
 		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
-			Addresses: []string{benchAddr(i, j)}, Hostname: ptr.To(fmt.Sprintf("%s-%d", name, j)),
-			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)},
+			Addresses: []string{benchAddr(i, j)}, Hostname: ptr.To(pod),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true), Terminating: ptr.To(false)},
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod, UID: types.UID(fmt.Sprintf("%08x-0000-4000-8000-%012x", i, j))},
+			NodeName:   ptr.To(fmt.Sprintf("node-%03d", (i*n+j)%500)),
+			Zone:       ptr.To(fmt.Sprintf("zone-%c", 'a'+(i*n+j)%3)),
 		})
 	}
 	return s

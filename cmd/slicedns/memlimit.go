@@ -41,7 +41,7 @@ func tuneGC() {
 
 // Memory tidying: see tidyMemory.
 const (
-	tidyEvery = 5 * time.Second
+	tidyEvery = 2 * time.Second
 	// tidyMinSlack is the least reclaimable memory worth a tidy; below it,
 	// and below tidyRatio of the live heap, the runtime's own pace is fine.
 	tidyMinSlack = 8 << 20
