@@ -207,7 +207,8 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		for i, s := range records {
 			t := node.Target(s)
 			targetAt := off + 2 + 10 + 6
-			off = targetAt + nameWireLen(t.Name(), z.lower)
+			label, rest := t.NameParts()
+			off = targetAt + nameWireLen(label, rest, z.lower)
 			if seenTarget(records[:i], s) {
 				continue
 			}
@@ -293,16 +294,17 @@ func (h *Handler) appendSRV(out []byte, target zone.Node, s zone.SRV, z servedZo
 	out = binary.BigEndian.AppendUint16(out, s.Weight)
 	out = binary.BigEndian.AppendUint16(out, s.Port)
 	// RFC 2782: the target is never compressed.
-	out = appendName(out, target.Name(), z.lower)
+	label, rest := target.NameParts()
+	out = appendName(out, label, rest, z.lower)
 	setRdlen(out, at)
 	return out
 }
 
 func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byte {
-	out = appendName(out, "", z.lower)
+	out = appendName(out, "", "", z.lower)
 	out, at := h.appendRRHeader(out, mdns.TypeSOA)
-	out = appendName(out, "ns.dns", z.lower)
-	out = appendName(out, "hostmaster", z.lower)
+	out = appendName(out, "", "ns.dns", z.lower)
+	out = appendName(out, "", "hostmaster", z.lower)
 	out = binary.BigEndian.AppendUint32(out, uint32(snap.Modified().Unix()))
 	out = binary.BigEndian.AppendUint32(out, 7200)
 	out = binary.BigEndian.AppendUint32(out, 1800)
@@ -312,10 +314,10 @@ func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byt
 	return out
 }
 
-// nameWireLen is the length appendName gives rel + "." + apex.
-func nameWireLen(rel, apex string) int {
+// nameWireLen is the length appendName gives the same parts.
+func nameWireLen(label, rel, apex string) int {
 	n := 1
-	for _, part := range [2]string{rel, apex} {
+	for _, part := range [3]string{label, rel, apex} {
 		if part != "" {
 			n += len(part) + 1
 		}
@@ -323,10 +325,10 @@ func nameWireLen(rel, apex string) int {
 	return n
 }
 
-// appendName appends rel + "." + apex in wire form; both are dotted,
-// validated names without a trailing dot, either may be empty.
-func appendName(out []byte, rel, apex string) []byte {
-	for _, part := range [2]string{rel, apex} {
+// appendName appends label + "." + rel + "." + apex in wire form; all are
+// dotted, validated names without a trailing dot, any may be empty.
+func appendName(out []byte, label, rel, apex string) []byte {
+	for _, part := range [3]string{label, rel, apex} {
 		for part != "" {
 			label, rest, _ := strings.Cut(part, ".")
 			out = append(out, byte(len(label)))

@@ -227,20 +227,22 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 	v.nodes = make([]nodeRec, 1+len(labels)+len(srvNodes))
 	nameLen := len(base)
 	for _, l := range labels {
-		nameLen += len(l) + 1 + len(base)
+		nameLen += len(l)
 	}
 	for _, l := range srvNodes {
-		nameLen += len(l) + 1 + len(base)
+		nameLen += len(l)
 	}
 	var nb strings.Builder
 	nb.Grow(nameLen)
 	nb.WriteString(base)
 	v.nodes[0].nameEnd = uint32(nb.Len())
-	for i, l := range slices.Concat(labels, srvNodes) {
+	for i, l := range labels {
 		nb.WriteString(l)
-		nb.WriteByte('.')
-		nb.WriteString(base)
 		v.nodes[1+i].nameEnd = uint32(nb.Len())
+	}
+	for i, l := range srvNodes {
+		nb.WriteString(l)
+		v.nodes[1+len(labels)+i].nameEnd = uint32(nb.Len())
 	}
 	v.names = nb.String()
 

@@ -21,11 +21,65 @@ type Node struct {
 
 // Name is the owner name relative to the zone apex, in lower case and
 // without a trailing dot, e.g. "my-db-0.my-db.default.svc"; "" is the apex.
+// A Service's own name is stored; the names below it are made on each call
+// from NameParts, which does not allocate.
 func (n Node) Name() string {
-	if n.v == nil {
-		return ""
+	label, base := n.NameParts()
+	if label == "" {
+		return base
 	}
-	return n.v.name(n.i)
+	return label + "." + base
+}
+
+// NameParts returns Name in two parts, without allocating: the labels in
+// front of the Service's name ("my-db-0"; "" for the Service's own name and
+// for names outside any Service) and the rest ("my-db.default.svc"). Name is
+// label + "." + rest when label is not empty, else rest.
+func (n Node) NameParts() (label, rest string) {
+	if n.v == nil {
+		return "", ""
+	}
+	return n.v.label(n.i)
+}
+
+// compareNames orders nodes by Name, without making the names.
+func compareNames(a, b Node) int {
+	al, ar := a.NameParts()
+	bl, br := b.NameParts()
+	x, y := nameBytes{al, ar}, nameBytes{bl, br}
+	for k := 0; ; k++ {
+		cx, okx := x.at(k)
+		cy, oky := y.at(k)
+		switch {
+		case !okx && !oky:
+			return 0
+		case !okx:
+			return -1
+		case !oky:
+			return 1
+		case cx != cy:
+			return int(cx) - int(cy)
+		}
+	}
+}
+
+// nameBytes is a name given as NameParts.
+type nameBytes struct{ label, rest string }
+
+func (n nameBytes) at(k int) (byte, bool) {
+	if n.label != "" {
+		if k < len(n.label) {
+			return n.label[k], true
+		}
+		if k == len(n.label) {
+			return '.', true
+		}
+		k -= len(n.label) + 1
+	}
+	if k < len(n.rest) {
+		return n.rest[k], true
+	}
+	return 0, false
 }
 
 // Service is the Service the name belongs to; nil for names outside any

@@ -3,6 +3,7 @@ package zone
 import (
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,6 +70,40 @@ func TestSamePacked(t *testing.T) {
 		change(s)
 		if samePacked(base, pack(s)) {
 			t.Errorf("%s: a changed slice packs the same", what)
+		}
+	}
+}
+
+// compareNames orders as comparing the names themselves would.
+func TestCompareNames(t *testing.T) {
+	z := New()
+	z.UpsertService(&Service{Namespace: "ns", Name: "a", Type: Headless})
+	z.UpsertService(&Service{Namespace: "ns", Name: "a-b", Type: Headless})
+	for _, svc := range []string{"a", "a-b"} {
+		z.UpsertSlice(&Slice{Namespace: "ns", Name: svc + "-1", Service: svc, AddressType: IPv4,
+			Ports: []Port{{Name: "p", Protocol: "TCP", Port: 1}},
+			Endpoints: []Endpoint{
+				{Hostname: "x", Ready: true, Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.1")}},
+				{Hostname: "x-y", Ready: true, Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.2")}},
+				{Ready: true, Addresses: []netip.Addr{netip.MustParseAddr("10.0.0.3")}},
+			}})
+	}
+	s := z.Snapshot()
+	var nodes []Node
+	for _, name := range []string{"a.ns.svc", "a-b.ns.svc", "x.a.ns.svc", "x-y.a.ns.svc", "10-0-0-3.a.ns.svc",
+		"x.a-b.ns.svc", "_p._tcp.a.ns.svc", "_tcp.a-b.ns.svc", ""} {
+		n, ok := s.Lookup(name)
+		if !ok || n.Name() != name {
+			t.Fatalf("Lookup(%q) = %q, %v", name, n.Name(), ok)
+		}
+		nodes = append(nodes, n)
+	}
+	for _, a := range nodes {
+		for _, b := range nodes {
+			got, want := compareNames(a, b), strings.Compare(a.Name(), b.Name())
+			if (got < 0) != (want < 0) || (got == 0) != (want == 0) {
+				t.Errorf("compareNames(%q, %q) = %d, strings.Compare says %d", a.Name(), b.Name(), got, want)
+			}
 		}
 	}
 }

@@ -17,8 +17,10 @@ type view struct {
 	svc *Service
 	// slices are the entry's slices, in name order.
 	slices []*packedSlice
-	// names are every node's name back to back: node i's ends at
-	// nodes[i].nameEnd and starts where node i-1's ends.
+	// names are the Service's name (nodes[0]'s, "<svc>.<ns>.svc") then
+	// every other node's label, back to back: node i's ends at
+	// nodes[i].nameEnd and starts where node i-1's ends. A node's name is
+	// its label, a dot and the Service's name, which is stored once.
 	names string
 	// nodes are the Service's own name (nodes[0]), then its endpoints'
 	// names, then the SRV names and their _<proto> parents. nil when the
@@ -64,13 +66,14 @@ var (
 	entView = &view{nodes: []nodeRec{{}}}
 )
 
-// name returns node i's name.
-func (v *view) name(i uint32) string {
-	start := uint32(0)
-	if i > 0 {
-		start = v.nodes[i-1].nameEnd
+// label returns the labels node i's name has in front of the Service's
+// name ("" for nodes[0]), and that name.
+func (v *view) label(i uint32) (label, base string) {
+	base = v.names[:v.nodes[0].nameEnd]
+	if i == 0 {
+		return "", base
 	}
-	return v.names[start:v.nodes[i].nameEnd]
+	return v.names[v.nodes[i-1].nameEnd:v.nodes[i].nameEnd], base
 }
 
 // lookup returns the node of the name with the given labels in front of
@@ -85,15 +88,13 @@ func (v *view) lookup(label string) (Node, bool) {
 	if len(v.index) == 0 {
 		return Node{}, false
 	}
-	// Every name is label + "." + the Service's name.
-	want := len(label) + 1 + int(v.nodes[0].nameEnd)
 	mask := uint32(len(v.index) - 1)
 	for h := uint32(maphash.String(hashSeed, label)) & mask; ; h = (h + 1) & mask {
 		i := v.index[h]
 		if i == 0 {
 			return Node{}, false
 		}
-		if name := v.name(i); len(name) == want && name[:len(label)] == label {
+		if l, _ := v.label(i); l == label {
 			return Node{v: v, i: i}, true
 		}
 	}
@@ -107,10 +108,9 @@ func (v *view) buildIndex() {
 	}
 	v.index = make([]uint32, 1<<bits.Len(uint(2*count-1)))
 	mask := uint32(len(v.index) - 1)
-	base := int(v.nodes[0].nameEnd)
 	for i := uint32(1); i < uint32(len(v.nodes)); i++ {
-		name := v.name(i)
-		h := uint32(maphash.String(hashSeed, name[:len(name)-1-base])) & mask
+		label, _ := v.label(i)
+		h := uint32(maphash.String(hashSeed, label)) & mask
 		for v.index[h] != 0 {
 			h = (h + 1) & mask
 		}

@@ -277,7 +277,7 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 			if c := cmp.Compare(a.low, b.low); c != 0 {
 				return c
 			}
-			return cmp.Compare(a.n.Name(), b.n.Name())
+			return compareNames(a.n, b.n)
 		})
 		b := &ptrBucket{lows: make([]uint8, len(next)), nodes: make([]Node, len(next))}
 		for i, t := range next {
