@@ -12,10 +12,16 @@ import (
 // fixture is a small cluster with one of each shape the spec distinguishes.
 func fixture(t testing.TB) *zone.Zone {
 	t.Helper()
+	return build(t, fixtureObjects(t)...)
+}
+
+// fixtureObjects are the fixture's Services and slices, in order.
+func fixtureObjects(t testing.TB) []any {
+	t.Helper()
 	notReady := ep("my-db-2", false, "10.42.1.12")
 	notReady.Serving, notReady.Terminating = true, true
 	http := []zone.Port{{Name: "http", Protocol: "TCP", Port: 80}, {Protocol: "TCP", Port: 81}}
-	return build(t,
+	return []any{
 		headless("default", "my-db"),
 		slice("default", "my-db-abc", "my-db", zone.IPv4,
 			append([]zone.Port{{Protocol: "TCP", Port: 7000}}, cql...),
@@ -45,7 +51,7 @@ func fixture(t testing.TB) *zone.Zone {
 		slice("default", "cold-1", "cold", zone.IPv4, cql, ep("cold-0", false, "10.42.3.1")),
 		slice("default", "ghost-1", "ghost", zone.IPv4, cql, ep("ghost-0", true, "10.42.4.1")),
 		clusterIP("other", "web", "10.96.1.1"),
-	)
+	}
 }
 
 func TestLookup(t *testing.T) {

@@ -63,8 +63,12 @@ func memObjects(i int) (*corev1.Service, *discoveryv1.EndpointSlice) {
 	return svc, sl
 }
 
-func memZone(b *testing.B) *zone.Zone {
+func memZone(b *testing.B, held bool) *zone.Zone {
 	z := zone.New()
+	if held {
+		z.Hold()
+		defer z.Release()
+	}
 	for i := range memServices {
 		as, asl := memObjects(i)
 		s, err := watch.ServiceFromAPI(as)
@@ -99,32 +103,34 @@ func heap() (live, inUse uint64) {
 // per endpoint (and the heap in use, which adds fragmentation), counting the Services and slices it retains (built by watch,
 // as in production). Its time is that of loading the whole zone.
 func BenchmarkZoneMemory(b *testing.B) {
-	b.Run("endpoints="+memTotalEPsStr, func(b *testing.B) {
-		var perEndpoint, inUsePerEndpoint float64
-		for b.Loop() {
-			before, beforeInUse := heap()
-			z := memZone(b)
-			after, afterInUse := heap()
-			if st := z.Snapshot().Stats(); st.ReadyEndpoints != memServices*memPerService {
-				b.Fatalf("%d ready endpoints, want %d", st.ReadyEndpoints, memServices*memPerService)
-			}
-			perEndpoint = float64(int64(after)-int64(before)) / (memServices * memPerService)
-			inUsePerEndpoint = float64(int64(afterInUse)-int64(beforeInUse)) / (memServices * memPerService)
-			if path := os.Getenv("ZONE_HEAP_PROFILE"); path != "" {
-				// The heap with the zone live, for go tool pprof
-				// -sample_index=inuse_space (run with -memprofilerate=1).
-				f, err := os.Create(path)
-				if err != nil {
-					b.Fatal(err)
+	for _, held := range []bool{false, true} {
+		b.Run(fmt.Sprintf("endpoints=%s/held=%v", memTotalEPsStr, held), func(b *testing.B) {
+			var perEndpoint, inUsePerEndpoint float64
+			for b.Loop() {
+				before, beforeInUse := heap()
+				z := memZone(b, held)
+				after, afterInUse := heap()
+				if st := z.Snapshot().Stats(); st.ReadyEndpoints != memServices*memPerService {
+					b.Fatalf("%d ready endpoints, want %d", st.ReadyEndpoints, memServices*memPerService)
 				}
-				if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-					b.Fatal(err)
+				perEndpoint = float64(int64(after)-int64(before)) / (memServices * memPerService)
+				inUsePerEndpoint = float64(int64(afterInUse)-int64(beforeInUse)) / (memServices * memPerService)
+				if path := os.Getenv("ZONE_HEAP_PROFILE"); path != "" {
+					// The heap with the zone live, for go tool pprof
+					// -sample_index=inuse_space (run with -memprofilerate=1).
+					f, err := os.Create(path)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+						b.Fatal(err)
+					}
+					f.Close()
 				}
-				f.Close()
+				runtime.KeepAlive(z)
 			}
-			runtime.KeepAlive(z)
-		}
-		b.ReportMetric(perEndpoint, "B/endpoint")
-		b.ReportMetric(inUsePerEndpoint, "inuse-B/endpoint")
-	})
+			b.ReportMetric(perEndpoint, "B/endpoint")
+			b.ReportMetric(inUsePerEndpoint, "inuse-B/endpoint")
+		})
+	}
 }

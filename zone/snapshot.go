@@ -22,6 +22,9 @@ type Snapshot struct {
 	// one map entry for each of 16 addresses costs a fraction of one each.
 	reverse *immutable.Map[[16]byte, *ptrBucket]
 
+	// dirty are the keys written since Hold, on the pending snapshot only.
+	dirty map[string]struct{}
+
 	serviceCount int
 	readyCount   int
 	modified     time.Time

@@ -1,0 +1,72 @@
+package zone_test
+
+import (
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// everything renders every name a zone could hold of the fixture's, and
+// the PTR targets of its addresses, for comparing two zones.
+func everything(s *zone.Snapshot) map[string]string {
+	out := map[string]string{}
+	for _, svc := range []string{"my-db", "my-service", "dual", "kubernetes", "quiet", "ext", "fqdn", "empty", "cold", "ghost", "web"} {
+		for _, ns := range []string{"default", "other"} {
+			base := svc + "." + ns + ".svc"
+			for _, prefix := range []string{"", "my-db-0.", "my-db-1.", "my-db-2.", "10-42-0-12.", "10-42-0-15.", "web-0.",
+				"10-42-2-2.", "2001-db8--.", "_cql._tcp.", "_tcp.", "_http._tcp.", "_https._tcp.", "cold-0.", "ghost-0."} {
+				out[prefix+base] = render(s, prefix+base)
+			}
+		}
+	}
+	for _, ip := range []string{"10.42.1.10", "10.42.0.12", "10.42.2.1", "2001:db8::1", "10.96.0.1", "fd00::1", "10.96.1.1", "192.168.0.10", "10.42.4.1"} {
+		var names []string
+		for _, n := range s.LookupAddr(netip.MustParseAddr(ip)) {
+			names = append(names, n.Name())
+		}
+		out["PTR "+ip] = fmt.Sprint(names)
+	}
+	out["stats"] = fmt.Sprint(s.Stats())
+	return out
+}
+
+// A zone loaded between Hold and Release answers exactly as one loaded
+// write by write, and readers see nothing of it until Release.
+func TestHoldRelease(t *testing.T) {
+	want := everything(fixture(t).Snapshot())
+
+	z := zone.New()
+	feed(t, z, headless("default", "my-db"), slice("default", "my-db-abc", "my-db", zone.IPv4, cql, ep("old-0", true, "10.42.1.99")))
+	before := z.Snapshot()
+	z.Hold()
+	z.Hold()
+	// Replays the fixture's objects into z: the held zone must end the same.
+	for _, o := range fixtureObjects(t) {
+		feed(t, z, o)
+	}
+	z.DeleteService("default", "never")
+	if z.Snapshot() != before || render(z.Snapshot(), "old-0.my-db.default.svc") != "A 10.42.1.99" {
+		t.Fatal("a held write was published")
+	}
+	z.Release()
+	z.Release()
+	got := everything(z.Snapshot())
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q after Hold/Release, %q written one by one", k, got[k], w)
+		}
+	}
+	if render(z.Snapshot(), "old-0.my-db.default.svc") != "NXDOMAIN" {
+		t.Error("the name the batch replaced still resolves")
+	}
+	if n := z.Snapshot().LookupAddr(netip.MustParseAddr("10.42.1.99")); len(n) != 0 {
+		t.Errorf("the address the batch replaced still has PTR targets: %v", n)
+	}
+	// Writes after Release are published one by one again.
+	feed(t, z, clusterIP("default", "late", "10.96.9.9"))
+	if render(z.Snapshot(), "late.default.svc") != "A 10.96.9.9" {
+		t.Error("a write after Release was not published")
+	}
+}
