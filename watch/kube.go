@@ -57,9 +57,12 @@ type Kube struct {
 	sinkMu  sync.Mutex // serialises Sink calls across informers
 	started atomic.Bool
 	regs    atomic.Pointer[[]cache.ResourceEventHandlerRegistration]
-	// informers are set before regs is stored, and never change after.
-	informers []cache.SharedIndexInformer
-	synced    atomic.Bool
+	// informers and batch are set before regs is stored, and never change
+	// after.
+	informers   []cache.SharedIndexInformer
+	batch       Batcher
+	releaseOnce sync.Once
+	synced      atomic.Bool
 }
 
 // Run starts the informers and blocks until ctx is done and they have
@@ -97,6 +100,13 @@ func (k *Kube) Run(ctx context.Context) error {
 			regs = append(regs, inf.reg)
 		}
 	}
+	// Hold the Sink until the initial lists are in (see Batcher), and never
+	// leave it held.
+	if b, ok := k.Sink.(Batcher); ok {
+		b.Hold()
+		k.batch = b
+	}
+	defer k.release()
 	k.informers = informers
 	k.regs.Store(&regs)
 
@@ -116,7 +126,7 @@ func (k *Kube) Run(ctx context.Context) error {
 }
 
 // Synced reports whether every informer has listed its objects and Kube has
-// handed all of them to the Sink. It stays true once true, including while
+// handed all of them to the Sink (and released it, if it is a Batcher). It stays true once true, including while
 // the API server is unreachable: the Sink then serves the last known state.
 // It is cheap enough to ask per query.
 func (k *Kube) Synced() bool {
@@ -132,8 +142,18 @@ func (k *Kube) Synced() bool {
 			return false
 		}
 	}
+	k.release()
 	k.synced.Store(true)
 	return true
+}
+
+// release releases the Sink if Run held it, once.
+func (k *Kube) release() {
+	k.releaseOnce.Do(func() {
+		if k.batch != nil {
+			k.batch.Release()
+		}
+	})
 }
 
 // WaitForSync blocks until Synced or ctx is done, and reports Synced. It may

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -289,12 +288,9 @@ func (m *Manifests) desired() map[manifestKey]*manifestObject {
 func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	var upserts, deletes []*manifestObject
 	for k, o := range want {
-		if old, ok := m.applied[k]; ok && reflect.DeepEqual(old.svc, o.svc) && reflect.DeepEqual(old.slice, o.slice) {
-			// Same content, perhaps from another file now. The Sink keeps
-			// the objects it has, so o refers to those and the ones just
-			// decoded are dropped: an edit does not leave two copies of
-			// every untouched object in the file.
-			o.svc, o.slice = old.svc, old.slice
+		o.seal()
+		if old, ok := m.applied[k]; ok && old.sum == o.sum {
+			o.drop() // same content, perhaps from another file now
 			m.applied[k] = o
 			continue
 		}
@@ -311,6 +307,12 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	slices.SortFunc(upserts, func(a, b *manifestObject) int { return compareManifestKeys(a.key, b.key, false) })
 	slices.SortFunc(deletes, func(a, b *manifestObject) int { return compareManifestKeys(a.key, b.key, true) })
 
+	// The Sink publishes the whole change at once: an endpoint moved from
+	// one slice to another in an edit never vanishes in between.
+	if b, ok := m.Sink.(Batcher); ok && len(upserts)+len(deletes) > 1 {
+		b.Hold()
+		defer b.Release()
+	}
 	log := m.logger()
 	var added, updated, deleted int
 	for _, o := range upserts {
@@ -337,6 +339,7 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 		if o.slice != nil {
 			m.Metrics.Programmed(o.slice.TriggerTime)
 		}
+		o.drop()
 		if event == "add" {
 			added++
 		} else {
@@ -344,7 +347,7 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 		}
 	}
 	for _, o := range deletes {
-		if o.svc != nil {
+		if o.key.kind == manifestKindService {
 			m.Sink.DeleteService(o.key.namespace, o.key.name)
 		} else {
 			m.Sink.DeleteSlice(o.key.namespace, o.key.name)

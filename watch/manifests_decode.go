@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,12 +36,34 @@ func (k manifestKey) String() string { return k.kind + " " + k.namespace + "/" +
 // converted, so that a reload compares zone objects rather than source text:
 // an edit that only reformats a file applies nothing.
 type manifestObject struct {
-	key   manifestKey
-	file  string // path of the file that defines it
-	line  int    // where its document starts, for logs
+	key  manifestKey
+	file string // path of the file that defines it
+	line int    // where its document starts, for logs
+	// svc or slice is the object until the Sink has it; then only sum, its
+	// content's digest, is kept, to tell a later version's changes: the
+	// zone keeps its own copy, and a second one here would double a large
+	// folder's memory.
 	svc   *zone.Service
 	slice *zone.Slice
+	sum   [sha256.Size]byte
 }
+
+// seal computes o's sum from its object, once.
+func (o *manifestObject) seal() {
+	if o.svc == nil && o.slice == nil {
+		return
+	}
+	var b []byte
+	if o.svc != nil {
+		b, _ = json.Marshal(o.svc)
+	} else {
+		b, _ = json.Marshal(o.slice)
+	}
+	o.sum = sha256.Sum256(b)
+}
+
+// drop forgets o's object once the Sink has it (or an equal one).
+func (o *manifestObject) drop() { o.svc, o.slice = nil, nil }
 
 // manifestNotice is something about a file worth one log line, collected
 // while the file is decoded and logged only once the whole file parsed, so

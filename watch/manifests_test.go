@@ -324,3 +324,46 @@ endpoints: [{addresses: [10.0.0.1]}]
 		t.Errorf("programming samples = %v after a Service-only change, want still 1", got)
 	}
 }
+
+// batchingSink is a zone that records when it is held and released.
+type batchingSink struct {
+	*recordingSink
+	z *zone.Zone
+}
+
+func (s batchingSink) Hold()    { s.record("hold"); s.z.Hold() }
+func (s batchingSink) Release() { s.record("release"); s.z.Release() }
+
+// An edit is published whole, and once the zone has the objects the source
+// keeps only their digests.
+func TestManifestsEditPublishedWhole(t *testing.T) {
+	dir := t.TempDir()
+	slice := func(name, ip string) string {
+		return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: " + name +
+			", labels: {kubernetes.io/service-name: db}}\naddressType: IPv4\nendpoints:\n- {addresses: [" + ip + "], hostname: db-0}\n"
+	}
+	headless := "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {clusterIP: None}\n"
+	writeFile(t, filepath.Join(dir, "db.yaml"), headless+"---\n"+slice("db-a", "10.0.0.1")+"---\n"+slice("db-b", "10.0.0.2"))
+	f := newFixture(t, dir)
+	sink := batchingSink{f.sink, f.zone}
+	f.m.Sink = sink
+	f.load(t)
+	if calls := sink.take(); len(calls) < 2 || calls[0] != "hold" || calls[len(calls)-1] != "release" {
+		t.Errorf("initial load: %q, want it between hold and release", calls)
+	}
+	// The pod moves from one slice to the other in one edit.
+	writeFile(t, filepath.Join(dir, "db.yaml"), headless+"---\n"+slice("db-a", "10.0.0.2")+"---\n"+slice("db-b", "10.0.0.1"))
+	f.load(t)
+	want := []string{"hold", "upsert EndpointSlice default/db-a", "upsert EndpointSlice default/db-b", "release"}
+	if calls := sink.take(); !slices.Equal(calls, want) {
+		t.Errorf("edit: %q, want %q", calls, want)
+	}
+	if got := f.addrs("db.default.svc"); !slices.Equal(got, []string{"10.0.0.1", "10.0.0.2"}) {
+		t.Errorf("db.default.svc = %v", got)
+	}
+	for k, o := range f.m.applied {
+		if o.svc != nil || o.slice != nil {
+			t.Errorf("%v: the source still holds the object the zone has", k)
+		}
+	}
+}

@@ -12,3 +12,13 @@ type Sink interface {
 }
 
 var _ Sink = (*zone.Zone)(nil)
+
+// A Batcher is a Sink that can take a batch of writes and publish them at
+// once (see zone.Zone.Hold). Sources hold it while they load their initial
+// state, which is then built once and published whole; *zone.Zone is one.
+type Batcher interface {
+	Hold()
+	Release()
+}
+
+var _ Batcher = (*zone.Zone)(nil)
