@@ -16,7 +16,9 @@ import (
 func httpMux(reg *prometheus.Registry, ready func() (bool, string), withPprof bool, explain func(string) *dns.Explanation) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /explain", explainHandler(explain))
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// Uncompressed: the page is a few kilobytes, and each gzip writer the
+	// handler pools holds about a megabyte for the life of the process.
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, DisableCompression: true}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
