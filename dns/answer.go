@@ -120,11 +120,11 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	}
 	switch q.Qtype {
 	case mdns.TypeA:
-		for _, a := range node.A() {
+		for a := range node.A().All() {
 			m.Answer = append(m.Answer, h.addr(owner, a))
 		}
 	case mdns.TypeAAAA:
-		for _, a := range node.AAAA() {
+		for a := range node.AAAA().All() {
 			m.Answer = append(m.Answer, h.addr(owner, a))
 		}
 	case mdns.TypeSRV:
@@ -160,10 +160,10 @@ func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node zone.Node) {
 			continue
 		}
 		seen = append(seen, t)
-		for _, a := range t.A() {
+		for a := range t.A().All() {
 			m.Extra = append(m.Extra, h.addr(target, a))
 		}
-		for _, a := range t.AAAA() {
+		for a := range t.AAAA().All() {
 			m.Extra = append(m.Extra, h.addr(target, a))
 		}
 	}

@@ -85,10 +85,10 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 		if qtype == mdns.TypeAAAA {
 			addrs = node.AAAA()
 		}
-		for _, a := range addrs {
+		for a := range addrs.All() {
 			m.Answer = append(m.Answer, h.addr(owner, a))
 		}
-		if len(addrs) == 0 {
+		if addrs.Len() == 0 {
 			m.Ns = []mdns.RR{h.soa(z, snap)}
 		}
 		return

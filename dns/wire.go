@@ -2,7 +2,6 @@ package dns
 
 import (
 	"encoding/binary"
-	"net/netip"
 	"strings"
 	"unsafe"
 
@@ -168,8 +167,8 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			if q.qtype == mdns.TypeAAAA {
 				addrs = node.AAAA()
 			}
-			for _, a := range addrs {
-				out = h.appendAddrRR(out, ptrQuestion, a)
+			for i := range addrs.Len() {
+				out = h.appendAddrRR(out, ptrQuestion, addrs.Bytes(i))
 				an++
 				fits()
 			}
@@ -212,9 +211,9 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			if seenTarget(records[:i], s) {
 				continue
 			}
-			for _, addrs := range [2][]netip.Addr{t.A(), t.AAAA()} {
-				for _, a := range addrs {
-					out = h.appendAddrRR(out, uint16(0xC000|targetAt), a)
+			for _, addrs := range [2]zone.Addrs{t.A(), t.AAAA()} {
+				for i := range addrs.Len() {
+					out = h.appendAddrRR(out, uint16(0xC000|targetAt), addrs.Bytes(i))
 					extra++
 				}
 			}
@@ -271,18 +270,15 @@ func setRdlen(out []byte, at int) {
 
 // appendAddrRR appends an A or AAAA record whose owner is the compression
 // pointer owner.
-func (h *Handler) appendAddrRR(out []byte, owner uint16, ip netip.Addr) []byte {
+// The address is 4 bytes (A) or 16 (AAAA), in network byte order.
+func (h *Handler) appendAddrRR(out []byte, owner uint16, addr []byte) []byte {
 	out = binary.BigEndian.AppendUint16(out, owner)
-	if ip.Is4() {
-		out, at := h.appendRRHeader(out, mdns.TypeA)
-		b := ip.As4()
-		out = append(out, b[:]...)
-		setRdlen(out, at)
-		return out
+	t := uint16(mdns.TypeA)
+	if len(addr) == 16 {
+		t = mdns.TypeAAAA
 	}
-	out, at := h.appendRRHeader(out, mdns.TypeAAAA)
-	b := ip.As16()
-	out = append(out, b[:]...)
+	out, at := h.appendRRHeader(out, t)
+	out = append(out, addr...)
 	setRdlen(out, at)
 	return out
 }

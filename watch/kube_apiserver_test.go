@@ -228,12 +228,12 @@ func hasAddr(name, ip string) func(*zone.Snapshot) error {
 		if !ok {
 			return fmt.Errorf("%s does not exist", name)
 		}
-		for _, a := range n.A() {
+		for a := range n.A().All() {
 			if a.String() == ip {
 				return nil
 			}
 		}
-		return fmt.Errorf("%s lacks %s: %v", name, ip, n.A())
+		return fmt.Errorf("%s lacks %s: %v", name, ip, n.A().Slice())
 	}
 }
 

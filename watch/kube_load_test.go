@@ -85,8 +85,8 @@ func TestKubeAPIServerLoad(t *testing.T) {
 	for i := range services {
 		name := fmt.Sprintf("s%04d.%s.svc", i, ns)
 		n, ok := snap.Lookup(name)
-		if !ok || len(n.A()) != endpoints {
-			t.Fatalf("%s: %d addresses, want %d", name, len(n.A()), endpoints)
+		if !ok || n.A().Len() != endpoints {
+			t.Fatalf("%s: %d addresses, want %d", name, n.A().Len(), endpoints)
 		}
 		if _, ok := snap.Lookup(fmt.Sprintf("10-50-%d-%d.%s", (i*endpoints)/256, (i*endpoints)%256, name)); !ok {
 			t.Fatalf("%s: no name for its first endpoint", name)

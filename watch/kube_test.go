@@ -64,7 +64,7 @@ func zoneAddrs(z *zone.Zone, name string) []string {
 		return nil
 	}
 	out := []string{}
-	for _, a := range slices.Concat(n.A(), n.AAAA()) {
+	for _, a := range slices.Concat(n.A().Slice(), n.AAAA().Slice()) {
 		out = append(out, a.String())
 	}
 	slices.Sort(out)

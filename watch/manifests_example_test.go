@@ -50,7 +50,7 @@ endpoints:
 	snap := z.Snapshot()
 	for _, name := range []string{"db.shop.svc", "db-0.db.shop.svc"} {
 		n, _ := snap.Lookup(name)
-		fmt.Println(name, n.A()[0])
+		fmt.Println(name, n.A().At(0))
 	}
 	n, _ := snap.Lookup("_pg._tcp.db.shop.svc")
 	fmt.Println("_pg._tcp.db.shop.svc", n.SRV()[0].Port, n.Target(n.SRV()[0]).Name())

@@ -110,7 +110,7 @@ func (f *fixture) addrs(name string) []string {
 		return nil
 	}
 	out := []string{}
-	for _, a := range slices.Concat(n.A(), n.AAAA()) {
+	for _, a := range slices.Concat(n.A().Slice(), n.AAAA().Slice()) {
 		out = append(out, a.String())
 	}
 	slices.Sort(out)

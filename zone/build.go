@@ -246,26 +246,39 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 	}
 	v.names = nb.String()
 
-	// The addresses: every IPv4 one in the Service's order, every IPv6 one,
+	// The addresses, packed per family: every one in the Service's order,
 	// the cluster IPs, then grouped copies for names whose addresses are
 	// scattered.
-	clusterIPs := 0
+	var clusterV4, clusterV6 int
 	if svc.Type == ClusterIP {
-		clusterIPs = len(svc.ClusterIPs)
-	}
-	v.addrs = make([]netip.Addr, 0, len(recs)+clusterIPs)
-	for _, is4 := range [2]bool{true, false} {
-		for _, r := range recs {
-			if r.ip.Is4() == is4 {
-				v.addrs = append(v.addrs, r.ip)
+		for _, ip := range svc.ClusterIPs {
+			if ip.Is4() {
+				clusterV4++
+			} else {
+				clusterV6++
 			}
 		}
 	}
-	// place points each endpoint name's records of one family, the run
-	// addrs[lo:hi], into it, or into a grouped copy.
-	place := func(is4 bool, lo, hi int, set func(n *nodeRec, start, count uint32)) {
-		if lo == hi {
+	v.v4 = make([]byte, 0, 4*(v4+clusterV4))
+	v.v6 = make([]byte, 0, 16*(len(recs)-v4+clusterV6))
+	for _, r := range recs {
+		if r.ip.Is4() {
+			a := r.ip.As4()
+			v.v4 = append(v.v4, a[:]...)
+		} else {
+			a := r.ip.As16()
+			v.v6 = append(v.v6, a[:]...)
+		}
+	}
+	// place points each endpoint name's records of one family, the first
+	// count addresses of its pool, into it, or into a grouped copy.
+	place := func(is4 bool, count int, set func(n *nodeRec, start, count uint32)) {
+		if count == 0 {
 			return
+		}
+		pool, w := &v.v4, 4
+		if !is4 {
+			pool, w = &v.v6, 16
 		}
 		inOrder := true
 		last := int32(-1)
@@ -282,7 +295,7 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 			first := 0
 			for i := 1; i <= len(nodeAt); i++ {
 				if i == len(nodeAt) || nodeAt[i] != nodeAt[first] {
-					set(&v.nodes[1+nodeAt[first]], uint32(lo+first), uint32(i-first))
+					set(&v.nodes[1+nodeAt[first]], uint32(first), uint32(i-first))
 					first = i
 				}
 			}
@@ -297,11 +310,11 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 		for i := 1; i < len(starts); i++ {
 			starts[i] += starts[i-1]
 		}
-		at := len(v.addrs)
-		v.addrs = append(v.addrs, make([]netip.Addr, hi-lo)...)
+		at := len(*pool) / w
+		*pool = append(*pool, make([]byte, count*w)...)
 		pos := slices.Clone(starts)
 		for k, n := range nodeAt {
-			v.addrs[at+pos[n]] = v.addrs[lo+k]
+			copy((*pool)[(at+pos[n])*w:], (*pool)[k*w:(k+1)*w])
 			pos[n]++
 		}
 		for i := range labels {
@@ -313,27 +326,23 @@ func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
 	self := &v.nodes[0]
 	if svc.Type == Headless {
 		self.a4, self.n4 = 0, uint32(v4)
-		self.a6, self.n6 = uint32(v4), uint32(len(recs)-v4)
+		self.a6, self.n6 = 0, uint32(len(recs)-v4)
 	}
 	if svc.Type == ClusterIP {
-		start := uint32(len(v.addrs))
-		for _, is4 := range [2]bool{true, false} {
-			for _, ip := range svc.ClusterIPs {
-				if ip.Is4() == is4 {
-					v.addrs = append(v.addrs, ip)
-				}
-			}
-		}
-		self.a4 = start
+		self.a4, self.n4 = uint32(len(v.v4)/4), uint32(clusterV4)
+		self.a6, self.n6 = uint32(len(v.v6)/16), uint32(clusterV6)
 		for _, ip := range svc.ClusterIPs {
 			if ip.Is4() {
-				self.n4++
+				a := ip.As4()
+				v.v4 = append(v.v4, a[:]...)
+			} else {
+				a := ip.As16()
+				v.v6 = append(v.v6, a[:]...)
 			}
 		}
-		self.a6, self.n6 = start+self.n4, uint32(len(svc.ClusterIPs))-self.n4
 	}
-	place(true, 0, v4, func(n *nodeRec, start, count uint32) { n.a4, n.n4 = start, count })
-	place(false, v4, len(recs), func(n *nodeRec, start, count uint32) { n.a6, n.n6 = start, count })
+	place(true, v4, func(n *nodeRec, start, count uint32) { n.a4, n.n4 = start, count })
+	place(false, len(recs)-v4, func(n *nodeRec, start, count uint32) { n.a6, n.n6 = start, count })
 
 	// Copy the SRV lists into one array, once for each distinct list (a
 	// headless Service with one named port has the same list at its own

@@ -81,7 +81,7 @@
 //
 //	snap := z.Snapshot()
 //	if n, ok := snap.Lookup("my-db-0.my-db.default.svc"); ok {
-//		for _, ip := range n.A() {
+//		for ip := range n.A().All() {
 //			fmt.Println(ip) // 10.42.1.10
 //		}
 //	}

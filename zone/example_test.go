@@ -33,7 +33,7 @@ func Example() {
 
 	snap := z.Snapshot()
 	if n, ok := snap.Lookup("my-db-1.my-db.default.svc"); ok {
-		fmt.Println(n.Name(), "A", n.A()[0])
+		fmt.Println(n.Name(), "A", n.A().At(0))
 	}
 	if _, ok := snap.Lookup("my-db-2.my-db.default.svc"); !ok {
 		fmt.Println("my-db-2.my-db.default.svc does not exist yet")

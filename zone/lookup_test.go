@@ -128,7 +128,7 @@ func TestNodes(t *testing.T) {
 	if self.Name() != "my-db.default.svc" || self.Service() == nil || self.Service().Name != "my-db" {
 		t.Errorf("service node = %+v", self)
 	}
-	ip := pod.A()[0]
+	ip := pod.A().At(0)
 	if e := pod.Endpoint(ip); pod.Name() != "my-db-0.my-db.default.svc" || e == nil || e.Hostname != "my-db-0" || pod.Service() != self.Service() {
 		t.Errorf("endpoint node = %+v", pod)
 	}
@@ -144,7 +144,7 @@ func TestNodes(t *testing.T) {
 	if srv.Target(srv.SRV()[0]) != pod {
 		t.Error("SRV target is not the endpoint's node")
 	}
-	if k, _ := s.Lookup("kubernetes.default.svc"); k.Endpoint(k.A()[0]) != nil {
+	if k, _ := s.Lookup("kubernetes.default.svc"); k.Endpoint(k.A().At(0)) != nil {
 		t.Error("a ClusterIP address has an endpoint")
 	}
 	for _, name := range []string{"", "svc", "default.svc", "_tcp.my-db.default.svc"} {

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"iter"
 	"net/netip"
 	"slices"
 )
@@ -92,24 +93,75 @@ func (n Node) Service() *Service {
 	return n.v.svc
 }
 
-// A is the name's A records, in the order a query returns them. The slice is
-// shared: do not modify it.
-func (n Node) A() []netip.Addr {
+// A is the name's A records, in the order a query returns them.
+func (n Node) A() Addrs {
 	if n.v == nil {
-		return nil
+		return Addrs{}
 	}
 	r := &n.v.nodes[n.i]
-	return n.v.addrs[r.a4 : r.a4+r.n4 : r.a4+r.n4]
+	return Addrs{b: n.v.v4[4*r.a4 : 4*(r.a4+r.n4) : 4*(r.a4+r.n4)], w: 4}
 }
 
 // AAAA is the name's AAAA records; see A.
-func (n Node) AAAA() []netip.Addr {
+func (n Node) AAAA() Addrs {
 	if n.v == nil {
-		return nil
+		return Addrs{}
 	}
 	r := &n.v.nodes[n.i]
-	return n.v.addrs[r.a6 : r.a6+r.n6 : r.a6+r.n6]
+	return Addrs{b: n.v.v6[16*r.a6 : 16*(r.a6+r.n6) : 16*(r.a6+r.n6)], w: 16}
 }
+
+// Addrs are a name's A or AAAA records. They are stored packed, 4 or 16
+// bytes an address rather than a netip.Addr's 24, and read in place: Len,
+// At and Bytes do not allocate.
+type Addrs struct {
+	b []byte
+	w int // bytes an address: 4 or 16
+}
+
+// Len is the number of addresses.
+func (a Addrs) Len() int {
+	if a.w == 0 {
+		return 0
+	}
+	return len(a.b) / a.w
+}
+
+// At returns address i.
+func (a Addrs) At(i int) netip.Addr {
+	if a.w == 4 {
+		return netip.AddrFrom4([4]byte(a.b[4*i : 4*i+4]))
+	}
+	return netip.AddrFrom16([16]byte(a.b[16*i : 16*i+16]))
+}
+
+// Bytes returns address i in network byte order, as a DNS record carries it:
+// 4 bytes for A, 16 for AAAA. The slice is shared: do not modify it.
+func (a Addrs) Bytes(i int) []byte { return a.b[a.w*i : a.w*(i+1) : a.w*(i+1)] }
+
+// All yields every address, in order.
+func (a Addrs) All() iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		for i := range a.Len() {
+			if !yield(a.At(i)) {
+				return
+			}
+		}
+	}
+}
+
+// Contains reports whether ip is one of the addresses.
+func (a Addrs) Contains(ip netip.Addr) bool {
+	for i := range a.Len() {
+		if a.At(i) == ip {
+			return true
+		}
+	}
+	return false
+}
+
+// Slice returns the addresses as a new slice.
+func (a Addrs) Slice() []netip.Addr { return slices.Collect(a.All()) }
 
 // SRV is the name's SRV records; Target turns each into the node it names.
 // The slice is shared: do not modify it.
@@ -193,7 +245,7 @@ func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 	if ip.Is6() {
 		held = n.AAAA()
 	}
-	if !slices.Contains(held, ip) {
+	if !held.Contains(ip) {
 		return nil, 0, false
 	}
 	for _, s := range n.v.slices {
@@ -236,11 +288,13 @@ type rareRecords struct {
 // an AAAA record, and belongs to no Service: for names a DNS layer makes up
 // itself, such as CoreDNS-style pod records. Unlike Lookup, it allocates.
 func NewAddressNode(name string, ip netip.Addr) Node {
-	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}, addrs: []netip.Addr{ip}}
+	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}}
 	if ip.Is4() {
-		v.nodes[0].n4 = 1
+		b := ip.As4()
+		v.v4, v.nodes[0].n4 = b[:], 1
 	} else {
-		v.nodes[0].n6 = 1
+		b := ip.As16()
+		v.v6, v.nodes[0].n6 = b[:], 1
 	}
 	return Node{v: v}
 }

@@ -77,7 +77,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 		return nil, notFound(fqdn)
 	}
 	res := &Result{Name: fqdn, Service: n.Service()}
-	for _, ip := range slices.Concat(n.A(), n.AAAA()) {
+	for _, ip := range slices.Concat(n.A().Slice(), n.AAAA().Slice()) {
 		res.Addresses = append(res.Addresses, Address{IP: ip, Endpoint: n.Endpoint(ip)})
 	}
 	for _, s := range n.SRV() {

@@ -26,8 +26,9 @@ type view struct {
 	// names, then the SRV names and their _<proto> parents. nil when the
 	// Service publishes nothing: its name does not exist.
 	nodes []nodeRec
-	// addrs are every A and AAAA record's data; a node's are runs of it.
-	addrs []netip.Addr
+	// v4 and v6 are every A and AAAA record's data, 4 and 16 bytes each; a
+	// node's records are runs of them.
+	v4, v6 []byte
 	// srvs are the SRV records; srvLists says which node holds which run.
 	srvs     []SRV
 	srvLists []srvList
@@ -44,7 +45,7 @@ type view struct {
 }
 
 // nodeRec is one name: where its name ends in view.names, and its A and
-// AAAA records, addrs[a4:a4+n4] and addrs[a6:a6+n6].
+// AAAA records, addresses a4 to a4+n4 of v4 and a6 to a6+n6 of v6.
 type nodeRec struct {
 	nameEnd uint32
 	a4, n4  uint32
@@ -144,11 +145,10 @@ func (v *view) eachPTR(fn func(ip netip.Addr, n Node)) {
 	}
 	for i := first; i <= v.endpoints; i++ {
 		n := Node{v: v, i: i}
-		for _, ip := range n.A() {
-			fn(ip, n)
-		}
-		for _, ip := range n.AAAA() {
-			fn(ip, n)
+		for _, addrs := range [2]Addrs{n.A(), n.AAAA()} {
+			for k := range addrs.Len() {
+				fn(addrs.At(k), n)
+			}
 		}
 	}
 }

@@ -78,10 +78,10 @@ func render(s *zone.Snapshot, name string) string {
 		return "NXDOMAIN"
 	}
 	var rr []string
-	for _, a := range n.A() {
+	for a := range n.A().All() {
 		rr = append(rr, "A "+a.String())
 	}
-	for _, a := range n.AAAA() {
+	for a := range n.AAAA().All() {
 		rr = append(rr, "AAAA "+a.String())
 	}
 	for _, r := range n.SRV() {
@@ -253,7 +253,7 @@ func TestSnapshotsAreImmutable(t *testing.T) {
 			t.Errorf("old snapshot: %s = %q", name, got)
 		}
 	}
-	if n, _ := old.Lookup("a.default.svc"); n != oldNode || len(n.A()) != 1 {
+	if n, _ := old.Lookup("a.default.svc"); n != oldNode || n.A().Len() != 1 {
 		t.Error("old snapshot's node was replaced or changed")
 	}
 	if old.Modified() != oldSerial || old.Stats() != (zone.Stats{Services: 1, ReadyEndpoints: 1}) {
@@ -379,8 +379,8 @@ func TestConcurrentReaders(t *testing.T) {
 				default:
 				}
 				s := z.Snapshot()
-				if n, ok := s.Lookup("a.default.svc"); ok && len(n.A()) != 2 {
-					t.Errorf("torn read: %d addresses", len(n.A()))
+				if n, ok := s.Lookup("a.default.svc"); ok && n.A().Len() != 2 {
+					t.Errorf("torn read: %d addresses", n.A().Len())
 					return
 				}
 				s.LookupAddr(netip.MustParseAddr("10.0.0.1"))
