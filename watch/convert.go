@@ -52,7 +52,7 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 		if err := checkPort(p.Port); err != nil {
 			return nil, fmt.Errorf("service %s/%s: port %q: %w", out.Namespace, s.Name, p.Name, err)
 		}
-		out.Ports = append(out.Ports, zone.Port{Name: p.Name, Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
+		out.Ports = append(out.Ports, zone.Port{Name: intern(p.Name), Protocol: protocol(p.Protocol), Port: uint16(p.Port)})
 	}
 	if err := out.Validate(); err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		}
 		port := zone.Port{Protocol: zone.Protocol("TCP")}
 		if p.Name != nil {
-			port.Name = *p.Name
+			port.Name = intern(*p.Name)
 		}
 		if p.Protocol != nil {
 			port.Protocol = protocol(*p.Protocol)
@@ -169,7 +169,7 @@ func protocol(p corev1.Protocol) zone.Protocol {
 	if p == "" {
 		return "TCP"
 	}
-	return zone.Protocol(p)
+	return zone.Protocol(intern(string(p)))
 }
 
 // namespaceOf applies the API's default namespace to objects written without one.
@@ -177,12 +177,13 @@ func namespaceOf(ns string) string {
 	if ns == "" {
 		return corev1.NamespaceDefault
 	}
-	return ns
+	return intern(ns)
 }
 
-// interned holds one copy of each node and topology-zone name: every
-// endpoint repeats one of a few of them, and the zone keeps the endpoints
-// for as long as they exist. It is emptied when it grows past maxInterned
+// interned holds one copy of each namespace, port name, protocol, node and
+// topology-zone name: objects repeat a few of them, and the zone keeps them
+// for as long as the objects exist. (Each decoded copy is also a tiny
+// allocation that would pin a block of the decoder's garbage.) It is emptied when it grows past maxInterned
 // (names of nodes long gone), which costs only sharing, never correctness.
 var interned struct {
 	sync.Mutex

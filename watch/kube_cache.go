@@ -130,7 +130,7 @@ func (h *kubeHandler[T]) OnAdd(obj any, isInInitialList bool) {
 // a Service's load balancer) reaches the Sink, which ignores it.
 func (h *kubeHandler[T]) OnUpdate(oldObj, newObj any) {
 	old, _ := oldObj.(*kubeObject[T])
-	if n, ok := newObj.(*kubeObject[T]); ok && old != nil && n.resourceVersion != "" && n.resourceVersion == old.resourceVersion {
+	if n, ok := newObj.(*kubeObject[T]); ok && old != nil && n.GetResourceVersion() != "" && n.GetResourceVersion() == old.GetResourceVersion() {
 		n.take() // the Sink holds an equal object already
 		return
 	}
@@ -171,14 +171,14 @@ func (h *kubeHandler[T]) apply(newObj any, live bool) {
 	if errors.Is(c.err, ErrNoServiceName) {
 		// Another controller's slice, not a Service's: nothing to serve and
 		// nothing wrong, so no warning on each of its updates.
-		h.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", c.namespace), zap.String("name", c.name))
+		h.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", c.GetNamespace()), zap.String("name", c.GetName()))
 		return
 	}
 	if c.err != nil {
 		h.k.Metrics.Invalid(h.kind)
 		h.k.log().Warn("skipping an object that cannot be served; the previous version, if any, stays served",
-			zap.String("kind", h.kind), zap.String("namespace", c.namespace), zap.String("name", c.name),
-			zap.String("resourceVersion", c.resourceVersion), zap.Error(c.err))
+			zap.String("kind", h.kind), zap.String("namespace", c.GetNamespace()), zap.String("name", c.GetName()),
+			zap.String("resourceVersion", c.GetResourceVersion()), zap.Error(c.err))
 		return
 	}
 	if obj == nil {
@@ -192,7 +192,7 @@ func (h *kubeHandler[T]) apply(newObj any, live bool) {
 	if err != nil {
 		h.k.Metrics.Invalid(h.kind)
 		h.k.log().Warn("sink refused an object", zap.String("kind", h.kind),
-			zap.String("namespace", c.namespace), zap.String("name", c.name), zap.Error(err))
+			zap.String("namespace", c.GetNamespace()), zap.String("name", c.GetName()), zap.Error(err))
 		return
 	}
 	if live && h.served != nil {

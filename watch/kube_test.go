@@ -182,7 +182,7 @@ func TestKubeTransformSlims(t *testing.T) {
 	if !ok {
 		t.Fatalf("transform made a %T", out)
 	}
-	wantMeta := kubeMeta{namespace: "prod", name: "web", resourceVersion: "42"}
+	wantMeta := newKubeMeta("prod", "web", "42")
 	want, _ := ServiceFromAPI(svc)
 	if c.kubeMeta != wantMeta || !reflect.DeepEqual(c.obj.Load(), want) || c.err != nil {
 		t.Errorf("transform kept %+v, %+v, %v; want only %+v and %+v", c.kubeMeta, c.obj.Load(), c.err, wantMeta, want)
@@ -203,7 +203,7 @@ func TestKubeTransformSlims(t *testing.T) {
 	out, _ = kubeTransformSlice(sl)
 	cs := out.(*kubeObject[zone.Slice])
 	wantSlice, _ := SliceFromAPI(sl)
-	if cs.kubeMeta != (kubeMeta{namespace: "prod", name: "web-abc", resourceVersion: "43"}) || !reflect.DeepEqual(cs.obj.Load(), wantSlice) {
+	if cs.kubeMeta != newKubeMeta("prod", "web-abc", "43") || !reflect.DeepEqual(cs.obj.Load(), wantSlice) {
 		t.Errorf("transform kept %+v, %+v; want %+v", cs.kubeMeta, cs.obj.Load(), wantSlice)
 	}
 	if got := cs.take(); got.Service != "web" || got.TriggerTime.IsZero() {
@@ -216,7 +216,7 @@ func TestKubeTransformSlims(t *testing.T) {
 	bad := kubeHeadless("prod", "bad")
 	bad.Spec.ClusterIP, bad.Spec.ClusterIPs = "not-an-ip", []string{"not-an-ip"}
 	out, err = kubeTransformService(bad)
-	if cb := out.(*kubeObject[zone.Service]); err != nil || cb.err == nil || cb.obj.Load() != nil || cb.name != "bad" {
+	if cb := out.(*kubeObject[zone.Service]); err != nil || cb.err == nil || cb.obj.Load() != nil || cb.GetName() != "bad" {
 		t.Errorf("invalid Service: transform gave %+v, %v; want a keyed object holding the reason", cb, err)
 	}
 }
@@ -367,7 +367,7 @@ func TestKubeTransformSkipsUnchanged(t *testing.T) {
 	store.Add(held)
 
 	same, _ := transform(sl.DeepCopy())
-	if c := same.(*kubeObject[zone.Slice]); c.obj.Load() != nil || c.resourceVersion != "5" || c.name != "web-abc" {
+	if c := same.(*kubeObject[zone.Slice]); c.obj.Load() != nil || c.GetResourceVersion() != "5" || c.GetName() != "web-abc" {
 		t.Errorf("an unchanged object was converted again: %+v", c)
 	}
 	changed := sl.DeepCopy()

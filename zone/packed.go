@@ -63,8 +63,11 @@ func (p *packedSlice) addrWidth() int {
 
 // pack makes the zone's form of a valid slice.
 func pack(s *Slice) *packedSlice {
-	p := &packedSlice{namespace: s.Namespace, name: s.Name, service: s.Service, addressType: s.AddressType,
-		ports: s.Ports, eps: make([]packedEndpoint, len(s.Endpoints))}
+	p := &packedSlice{addressType: s.AddressType, ports: s.Ports, eps: make([]packedEndpoint, len(s.Endpoints))}
+	// The names are copied into one string rather than kept as the
+	// caller's three, which may each pin a block of a decoder's garbage.
+	names := s.Namespace + s.Name + s.Service
+	p.namespace, p.name, p.service = names[:len(s.Namespace)], names[len(s.Namespace):len(s.Namespace)+len(s.Name)], names[len(s.Namespace)+len(s.Name):]
 	addrs, text := 0, 0
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]

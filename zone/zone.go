@@ -28,7 +28,7 @@ type Zone struct {
 	// sliceOwner remembers which Service each slice was filed under, so a
 	// slice whose service-name label changes leaves its old Service. Only
 	// writers touch it, under mu.
-	sliceOwner map[string]string
+	sliceOwner map[sliceID]string // the Service's name; strings shared with the packed slice
 	// pending is the snapshot being written between Hold and Release; nil
 	// otherwise.
 	pending *Snapshot
@@ -36,7 +36,7 @@ type Zone struct {
 
 // New returns an empty zone.
 func New() *Zone {
-	z := &Zone{sliceOwner: map[string]string{}}
+	z := &Zone{sliceOwner: map[sliceID]string{}}
 	z.snap.Store(&Snapshot{
 		services:   immutable.NewMap[string, *entry](stringHasher{}),
 		namespaces: immutable.NewMap[string, int](stringHasher{}),
@@ -112,9 +112,13 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	p := pack(s)
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	sk := s.Namespace + "/" + s.Name
+	sk := sliceID{p.namespace, p.name}
 	key := serviceKey(s.Namespace, s.Service)
-	prev, known := z.sliceOwner[sk]
+	prevSvc, known := z.sliceOwner[sk]
+	prev := ""
+	if known {
+		prev = serviceKey(s.Namespace, prevSvc)
+	}
 	old, _ := z.current().services.Get(key)
 	var i int
 	var found bool
@@ -128,7 +132,7 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	if known && prev != key {
 		w.removeSlice(prev, s.Name)
 	}
-	z.sliceOwner[sk] = key
+	z.sliceOwner[sk] = p.service
 	e := &entry{}
 	if old != nil {
 		e.service = old.service
@@ -149,16 +153,19 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 func (z *Zone) DeleteSlice(namespace, name string) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	sk := namespace + "/" + name
-	key, ok := z.sliceOwner[sk]
+	sk := sliceID{namespace, name}
+	svc, ok := z.sliceOwner[sk]
 	if !ok {
 		return
 	}
 	delete(z.sliceOwner, sk)
 	w := z.begin()
-	w.removeSlice(key, name)
+	w.removeSlice(serviceKey(namespace, svc), name)
 	z.publish(w)
 }
+
+// sliceID names an EndpointSlice.
+type sliceID struct{ namespace, name string }
 
 // begin starts the next snapshot as a shallow copy of the current one; the
 // persistent maps inside share all structure that a write does not touch.
