@@ -35,7 +35,7 @@ func setMemoryLimit(log *zap.Logger) {
 // environment wins.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
+		debug.SetGCPercent(25)
 	}
 }
 
@@ -44,8 +44,8 @@ const (
 	tidyEvery = 2 * time.Second
 	// tidyMinSlack is the least reclaimable memory worth a tidy; below it,
 	// and below tidyRatio of the live heap, the runtime's own pace is fine.
-	tidyMinSlack = 8 << 20
-	tidyRatio    = 0.10
+	tidyMinSlack = 2 << 20
+	tidyRatio    = 0.05
 )
 
 // tidyMemory hands the garbage of a burst of work back to the OS once the
