@@ -2,6 +2,7 @@ package zone
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,8 +19,11 @@ type Snapshot struct {
 	services   *immutable.Map[string, *entry]
 	namespaces *immutable.Map[string, int]
 	// reverse holds the PTR targets of every address, filed by ptrKey in
-	// buckets of 16 neighbouring addresses: pods' addresses come in runs, and
-	// one map entry for each of 16 addresses costs a fraction of one each.
+	// buckets of 256 neighbouring addresses (a /24 in IPv4): a node's pods
+	// share its pod CIDR, and one map entry for a run of addresses costs a
+	// fraction of one each. A bucket is copied when an address in it
+	// changes: 256 addresses at most (times the Services that share one),
+	// whatever the size of the cluster.
 	reverse *immutable.Map[[16]byte, *ptrBucket]
 
 	// dirty are the keys written since Hold, on the pending snapshot only.
@@ -86,10 +90,7 @@ func (s *Snapshot) LookupAddr(ip netip.Addr) []Node {
 	if b == nil {
 		return nil
 	}
-	i := 0
-	for i < len(b.lows) && b.lows[i] < low {
-		i++
-	}
+	i, _ := slices.BinarySearch(b.lows, low)
 	j := i
 	for j < len(b.lows) && b.lows[j] == low {
 		j++
@@ -109,11 +110,11 @@ type ptrBucket struct {
 }
 
 // ptrKey returns ip's bucket in the reverse index (its 16-byte form with the
-// low 4 bits cleared) and those 4 bits.
+// last byte cleared) and that byte.
 func ptrKey(ip netip.Addr) (key [16]byte, low uint8) {
 	key = ip.As16()
-	low = key[15] & 0xf
-	key[15] &^= 0xf
+	low = key[15]
+	key[15] = 0
 	return key, low
 }
 
