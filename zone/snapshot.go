@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strings"
@@ -83,31 +84,39 @@ func ent(exists bool) (Node, bool) {
 // LookupAddr returns the names that point back from ip (PTR targets): the
 // endpoint name of every Service the address is a ready endpoint of, and the
 // Service name of every Service the address is a ClusterIP of, in name order.
-// The result is shared; do not modify it.
+// Unlike Lookup it allocates (the result): PTR queries are the rare ones.
 func (s *Snapshot) LookupAddr(ip netip.Addr) []Node {
 	key, low := ptrKey(ip.Unmap())
 	b, _ := s.reverse.Get(key)
 	if b == nil {
 		return nil
 	}
-	i, _ := slices.BinarySearch(b.lows, low)
-	j := i
-	for j < len(b.lows) && b.lows[j] == low {
-		j++
+	i, _ := slices.BinarySearchFunc(b.ents, low, func(e ptrEnt, low uint8) int { return cmp.Compare(e.low, low) })
+	var out []Node
+	for ; i < len(b.ents) && b.ents[i].low == low; i++ {
+		out = append(out, b.node(b.ents[i]))
 	}
-	if i == j {
-		return nil
-	}
-	return b.nodes[i:j:j]
+	return out
 }
 
 // A ptrBucket holds the PTR targets of the addresses whose ptrKey is its
-// key: nodes[i] is a target of the address with low 4 bits lows[i]. They are
-// sorted by address and then by name.
+// key, sorted by address and then by name. Each entry names its node by
+// index, among the few views the bucket refers to: 12 bytes a target rather
+// than a 16-byte Node and its address byte.
 type ptrBucket struct {
-	lows  []uint8
-	nodes []Node
+	views []*view
+	ents  []ptrEnt
 }
+
+// ptrEnt is one PTR target: node in views[view], for the address whose
+// last byte is low.
+type ptrEnt struct {
+	node uint32
+	view uint32
+	low  uint8
+}
+
+func (b *ptrBucket) node(e ptrEnt) Node { return Node{v: b.views[e.view], i: e.node} }
 
 // ptrKey returns ip's bucket in the reverse index (its 16-byte form with the
 // last byte cleared) and that byte.

@@ -336,9 +336,9 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 		}
 		next = next[:0]
 		if cur, _ := w.reverse.Get(k); cur != nil {
-			for i, n := range cur.nodes {
-				if !hasKey(n.Service(), key) {
-					next = append(next, target{cur.lows[i], n})
+			for _, e := range cur.ents {
+				if n := cur.node(e); !hasKey(n.Service(), key) {
+					next = append(next, target{e.low, n})
 				}
 			}
 		}
@@ -358,10 +358,16 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 			}
 			return compareNames(a.n, b.n)
 		})
-		b := &ptrBucket{lows: make([]uint8, len(next)), nodes: make([]Node, len(next))}
+		b := &ptrBucket{ents: make([]ptrEnt, len(next))}
 		for i, t := range next {
-			b.lows[i], b.nodes[i] = t.low, t.n
+			vi := slices.Index(b.views, t.n.v)
+			if vi < 0 {
+				vi = len(b.views)
+				b.views = append(b.views, t.n.v)
+			}
+			b.ents[i] = ptrEnt{node: t.n.i, view: uint32(vi), low: t.low}
 		}
+		b.views = slices.Clip(b.views)
 		w.reverse = w.reverse.Set(k, b)
 	}
 }

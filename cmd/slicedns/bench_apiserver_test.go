@@ -50,6 +50,11 @@ func TestBenchAPIServer(t *testing.T) {
 	want := benchAddr(9999, 9)
 	slicednsBinary(t) // build first: the clock is for slicedns, not the compiler
 	started := time.Now()
+	if os.Getenv("SLICEDNS_BENCH_HEAP") != "" {
+		// Every allocation sampled, in slicedns only (set after this
+		// process and the API server have started).
+		t.Setenv("GODEBUG", "memprofilerate=1")
+	}
 	inst := start(t, "--kubeconfig", c.Kubeconfig, "--startup-timeout", "30s", "--pprof")
 	waitAnswer(t, inst, probe, mdns.TypeA, func(a []string) bool { return slices.Contains(a, want) }, 60*time.Second)
 	t.Logf("start -> first correct answer with %d endpoints: %v", benchServices*benchEndpoints, time.Since(started).Round(time.Millisecond))
