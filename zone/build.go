@@ -17,9 +17,9 @@ import (
 // records a part of them whenever the orders agree (one address per endpoint
 // name, as is usual); only a name whose addresses are scattered gets a
 // grouped copy. SRV lists with the same records share their storage too.
-func buildView(svc *Service, sorted []*packedSlice) *view {
+func buildView(e *entry) *view {
 	b := builders.Get().(*builder)
-	v := b.build(svc, sorted)
+	v := b.build(e)
 	if b.size <= maxPooledBuilder {
 		builders.Put(b)
 	}
@@ -60,9 +60,10 @@ var builders = sync.Pool{New: func() any {
 	return &builder{byLabel: map[string]int32{}, seen: map[[16]byte]int32{}, srvSeen: map[srvKey]struct{}{}}
 }}
 
-func (b *builder) build(svc *Service, sorted []*packedSlice) *view {
+func (b *builder) build(e *entry) *view {
+	svc, sorted := e.service, e.slices
 	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
-	v := &view{svc: svc, slices: sorted}
+	v := &view{e: e}
 	if svc.Type == ExternalName {
 		v.names = base
 		v.nodes = []nodeRec{{nameEnd: uint32(len(base))}}

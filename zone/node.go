@@ -90,7 +90,7 @@ func (n Node) Service() *Service {
 	if n.v == nil {
 		return nil
 	}
-	return n.v.svc
+	return n.v.service()
 }
 
 // A is the name's A records, in the order a query returns them.
@@ -238,7 +238,7 @@ func (n Node) Endpoint(ip netip.Addr) *Endpoint {
 // the way buildView chose it, as the first ready endpoint with the address
 // in slice-name order.
 func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
-	if n.v == nil || n.v.svc == nil || (n.i == 0 && n.v.svc.Type == ClusterIP) {
+	if n.v == nil || n.v.e == nil || n.v.e.service == nil || (n.i == 0 && n.v.e.service.Type == ClusterIP) {
 		return nil, 0, false
 	}
 	held := n.A()
@@ -248,7 +248,7 @@ func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 	if !held.Contains(ip) {
 		return nil, 0, false
 	}
-	for _, s := range n.v.slices {
+	for _, s := range n.v.e.slices {
 		if s.addressType == FQDN || (s.addressType == IPv4) != ip.Is4() {
 			continue
 		}

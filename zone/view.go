@@ -14,9 +14,9 @@ import (
 // Service and no pointer per name. A name costs a 20-byte record, its bytes,
 // and 24 bytes an address; Node values point into the arrays.
 type view struct {
-	svc *Service
-	// slices are the entry's slices, in name order.
-	slices []*packedSlice
+	// e is the entry the view was built from: its Service and its slices
+	// (in name order). nil for the views of names outside any Service.
+	e *entry
 	// names are the Service's name (nodes[0]'s, "<svc>.<ns>.svc") then
 	// every other node's label, back to back: node i's ends at
 	// nodes[i].nameEnd and starts where node i-1's ends. A node's name is
@@ -66,6 +66,14 @@ var (
 		rare: &rareRecords{txt: []string{SpecVersion}}}
 	entView = &view{nodes: []nodeRec{{}}}
 )
+
+// service is the view's Service, or nil.
+func (v *view) service() *Service {
+	if v.e == nil {
+		return nil
+	}
+	return v.e.service
+}
 
 // label returns the labels node i's name has in front of the Service's
 // name ("" for nodes[0]), and that name.
@@ -125,7 +133,7 @@ func (v *view) ptrCount() int {
 		return 0
 	}
 	n := v.ready
-	if v.svc.Type == ClusterIP {
+	if v.service().Type == ClusterIP {
 		n += int(v.nodes[0].n4 + v.nodes[0].n6)
 	}
 	return n
@@ -140,7 +148,7 @@ func (v *view) eachPTR(fn func(ip netip.Addr, n Node)) {
 		return
 	}
 	first := uint32(1)
-	if v.svc.Type == ClusterIP {
+	if v.service().Type == ClusterIP {
 		first = 0
 	}
 	for i := first; i <= v.endpoints; i++ {

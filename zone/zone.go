@@ -229,7 +229,7 @@ func (z *Zone) Release() {
 		// Entries written since Hold are not published yet: setting their
 		// view here is still building them.
 		if e, ok := w.services.Get(key); ok && e.service != nil {
-			e.view = buildView(e.service, e.slices)
+			e.view = buildView(e)
 			newView = e.view
 		}
 		w.reindexPTR(key, oldView, newView)
@@ -264,7 +264,7 @@ func (w *Snapshot) put(key string, old, e *entry) {
 	if w.dirty != nil {
 		w.dirty[key] = struct{}{}
 	} else if e.service != nil {
-		e.view = buildView(e.service, e.slices)
+		e.view = buildView(e)
 	}
 	if e.service == nil && len(e.slices) == 0 {
 		w.services = w.services.Delete(key)
