@@ -70,3 +70,35 @@ func TestHoldRelease(t *testing.T) {
 		t.Error("a write after Release was not published")
 	}
 }
+
+// Holding an empty zone builds its map in place; the result is the same.
+func TestHoldReleaseEmptyZone(t *testing.T) {
+	want := everything(fixture(t).Snapshot())
+	z := zone.New()
+	empty := z.Snapshot()
+	z.Hold()
+	for _, o := range fixtureObjects(t) {
+		feed(t, z, o)
+	}
+	z.DeleteSlice("default", "ghost-1")
+	feed(t, z, slice("default", "ghost-1", "ghost", zone.IPv4, cql, ep("ghost-0", true, "10.42.4.1")))
+	if z.Snapshot() != empty {
+		t.Fatal("a held write was published")
+	}
+	z.Release()
+	got := everything(z.Snapshot())
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: %q after Hold/Release, %q written one by one", k, got[k], w)
+		}
+	}
+	if empty.Stats() != (zone.Stats{}) || render(empty, "my-db.default.svc") != "NXDOMAIN" {
+		t.Error("building in place changed the empty snapshot")
+	}
+	// Later writes copy, as usual, and leave the released snapshot alone.
+	released := z.Snapshot()
+	z.DeleteService("default", "my-db")
+	if render(released, "my-db.default.svc") == "NXDOMAIN" || render(z.Snapshot(), "my-db.default.svc") != "NXDOMAIN" {
+		t.Error("a write after Release changed the released snapshot, or was lost")
+	}
+}

@@ -27,8 +27,10 @@ type Snapshot struct {
 	// whatever the size of the cluster.
 	reverse *immutable.Map[[16]byte, *ptrBucket]
 
-	// dirty are the keys written since Hold, on the pending snapshot only.
+	// dirty are the keys written since Hold, on the pending snapshot only;
+	// build, when set, holds its services in place of the map until Release.
 	dirty map[string]struct{}
+	build *immutable.MapBuilder[string, *entry]
 
 	serviceCount int
 	readyCount   int

@@ -5,8 +5,8 @@ import (
 	"cmp"
 	"net/netip"
 	"reflect"
+	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +71,7 @@ func (z *Zone) UpsertService(s *Service) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	key := serviceKey(s.Namespace, s.Name)
-	old, _ := z.current().services.Get(key)
+	old, _ := z.current().entry(key)
 	if old != nil && old.service != nil && reflect.DeepEqual(old.service, s) {
 		return nil
 	}
@@ -93,7 +93,7 @@ func (z *Zone) DeleteService(namespace, name string) {
 	defer z.mu.Unlock()
 	key := serviceKey(namespace, name)
 	w := z.begin()
-	old, ok := w.services.Get(key)
+	old, ok := w.entry(key)
 	if !ok || old.service == nil {
 		return
 	}
@@ -119,7 +119,7 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	if known {
 		prev = serviceKey(s.Namespace, prevSvc)
 	}
-	old, _ := z.current().services.Get(key)
+	old, _ := z.current().entry(key)
 	var i int
 	var found bool
 	if old != nil {
@@ -186,6 +186,30 @@ func (z *Zone) publish(w *Snapshot) {
 	}
 }
 
+// entry returns what w holds under key.
+func (w *Snapshot) entry(key string) (*entry, bool) {
+	if w.build != nil {
+		return w.build.Get(key)
+	}
+	return w.services.Get(key)
+}
+
+func (w *Snapshot) setEntry(key string, e *entry) {
+	if w.build != nil {
+		w.build.Set(key, e)
+		return
+	}
+	w.services = w.services.Set(key, e)
+}
+
+func (w *Snapshot) deleteEntry(key string) {
+	if w.build != nil {
+		w.build.Delete(key)
+		return
+	}
+	w.services = w.services.Delete(key)
+}
+
 // current is what writers read: the pending snapshot between Hold and
 // Release, else the published one.
 func (z *Zone) current() *Snapshot {
@@ -206,8 +230,14 @@ func (z *Zone) Hold() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.pending == nil {
-		z.pending = z.begin()
-		z.pending.dirty = map[string]struct{}{}
+		w := z.begin()
+		w.dirty = map[string]struct{}{}
+		if w.services.Len() == 0 {
+			// Filling an empty zone, the usual case at start: the map
+			// can be built in place instead of copied on every write.
+			w.build = immutable.NewMapBuilder[string, *entry](stringHasher{})
+		}
+		z.pending = w
 	}
 }
 
@@ -220,27 +250,46 @@ func (z *Zone) Release() {
 	if w == nil {
 		return
 	}
-	base := z.snap.Load()
-	for key := range w.dirty {
-		var oldView, newView *view
-		if old, ok := base.services.Get(key); ok {
-			oldView = old.view
-		}
-		// Entries written since Hold are not published yet: setting their
-		// view here is still building them.
-		if e, ok := w.services.Get(key); ok && e.service != nil {
-			e.view = buildView(e)
-			newView = e.view
-		}
-		w.reindexPTR(key, oldView, newView)
+	if w.build != nil {
+		w.services, w.build = w.build.Map(), nil
 	}
+	// Entries written since Hold are not published yet: setting their view
+	// here is still building them. Views are built on every core (each
+	// touches only its own entry); the reverse index, one shared map, after.
+	base := z.snap.Load()
+	changes := make([]viewChange, 0, len(w.dirty))
+	var built []*entry
+	for key := range w.dirty {
+		var c viewChange
+		if old, ok := base.services.Get(key); ok {
+			c.old = old.view
+		}
+		if e, ok := w.services.Get(key); ok && e.service != nil {
+			built = append(built, e)
+		}
+		changes = append(changes, c)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), 1+len(built)/64) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(built); i = int(next.Add(1)) - 1 {
+				built[i].view = buildView(built[i])
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range built {
+		changes = append(changes, viewChange{new: e.view})
+	}
+	w.reindexPTRs(changes)
 	w.dirty, z.pending = nil, nil
 	w.modified = time.Now()
 	z.snap.Store(w)
 }
 
 func (w *Snapshot) removeSlice(key, sliceName string) {
-	old, ok := w.services.Get(key)
+	old, ok := w.entry(key)
 	if !ok {
 		return
 	}
@@ -267,9 +316,9 @@ func (w *Snapshot) put(key string, old, e *entry) {
 		e.view = buildView(e)
 	}
 	if e.service == nil && len(e.slices) == 0 {
-		w.services = w.services.Delete(key)
+		w.deleteEntry(key)
 	} else {
-		w.services = w.services.Set(key, e)
+		w.setEntry(key, e)
 	}
 
 	var oldView *view
@@ -285,7 +334,7 @@ func (w *Snapshot) put(key string, old, e *entry) {
 		w.serviceCount++
 	}
 	if w.dirty == nil {
-		w.reindexPTR(key, oldView, e.view)
+		w.reindexPTR(oldView, e.view)
 	}
 }
 
@@ -298,28 +347,54 @@ func (w *Snapshot) countNamespace(ns string, delta int) {
 	w.namespaces = w.namespaces.Set(ns, n+delta)
 }
 
+// viewChange is one view replaced by another in the reverse index; either
+// may be nil.
+type viewChange struct{ old, new *view }
+
 // reindexPTR moves the reverse entries of one Service from its old view to
 // its new one, touching only the buckets of the addresses either holds.
-func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
+func (w *Snapshot) reindexPTR(oldView, newView *view) {
+	w.reindexPTRs([]viewChange{{oldView, newView}})
+}
+
+// reindexPTRs applies many view changes to the reverse index, rebuilding
+// each bucket they touch once: a whole zone's worth at Release.
+func (w *Snapshot) reindexPTRs(changes []viewChange) {
 	type ptr struct {
 		key [16]byte
 		low uint8
-		n   Node // the zero Node for an address the old view held
+		n   Node // the zero Node for an address an old view held
 	}
-	ptrs := make([]ptr, 0, oldView.ptrCount()+newView.ptrCount())
-	oldView.eachPTR(func(ip netip.Addr, _ Node) {
-		k, low := ptrKey(ip)
-		ptrs = append(ptrs, ptr{k, low, Node{}})
-	})
-	newView.eachPTR(func(ip netip.Addr, n Node) {
-		k, low := ptrKey(ip)
-		ptrs = append(ptrs, ptr{k, low, n})
-	})
-	if oldView != nil {
-		w.readyCount -= oldView.ready
+	count := 0
+	for _, c := range changes {
+		count += c.old.ptrCount() + c.new.ptrCount()
 	}
-	if newView != nil {
-		w.readyCount += newView.ready
+	ptrs := make([]ptr, 0, count)
+	var gone []*view // the old views: their entries leave every bucket
+	for _, c := range changes {
+		if c.old != nil {
+			gone = append(gone, c.old)
+			w.readyCount -= c.old.ready
+		}
+		if c.new != nil {
+			w.readyCount += c.new.ready
+		}
+		c.old.eachPTR(func(ip netip.Addr, _ Node) {
+			k, low := ptrKey(ip)
+			ptrs = append(ptrs, ptr{k, low, Node{}})
+		})
+		c.new.eachPTR(func(ip netip.Addr, n Node) {
+			k, low := ptrKey(ip)
+			ptrs = append(ptrs, ptr{k, low, n})
+		})
+	}
+	isGone := func(v *view) bool { return slices.Contains(gone, v) }
+	if len(gone) > 8 {
+		set := make(map[*view]struct{}, len(gone))
+		for _, v := range gone {
+			set[v] = struct{}{}
+		}
+		isGone = func(v *view) bool { _, ok := set[v]; return ok }
 	}
 	// Group by bucket.
 	slices.SortFunc(ptrs, func(a, b ptr) int { return bytes.Compare(a.key[:], b.key[:]) })
@@ -337,7 +412,7 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 		next = next[:0]
 		if cur, _ := w.reverse.Get(k); cur != nil {
 			for _, e := range cur.ents {
-				if n := cur.node(e); !hasKey(n.Service(), key) {
+				if n := cur.node(e); !isGone(n.v) {
 					next = append(next, target{e.low, n})
 				}
 			}
@@ -370,10 +445,4 @@ func (w *Snapshot) reindexPTR(key string, oldView, newView *view) {
 		b.views = slices.Clip(b.views)
 		w.reverse = w.reverse.Set(k, b)
 	}
-}
-
-// hasKey reports whether key is svc's serviceKey, without building it.
-func hasKey(svc *Service, key string) bool {
-	return len(key) == len(svc.Name)+1+len(svc.Namespace) &&
-		strings.HasPrefix(key, svc.Name) && key[len(svc.Name)] == '.' && strings.HasSuffix(key, svc.Namespace)
 }
