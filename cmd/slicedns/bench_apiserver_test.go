@@ -59,6 +59,11 @@ func TestBenchAPIServer(t *testing.T) {
 	waitAnswer(t, inst, probe, mdns.TypeA, func(a []string) bool { return slices.Contains(a, want) }, 60*time.Second)
 	t.Logf("start -> first correct answer with %d endpoints: %v", benchServices*benchEndpoints, time.Since(started).Round(time.Millisecond))
 	t.Logf("RSS at the first answer: %s", memory(inst))
+	for _, l := range strings.Split(inst.logs.String(), "\n") {
+		if strings.Contains(l, "synced with the API server") {
+			t.Logf("slicedns logged: %s", l)
+		}
+	}
 
 	// Let the API server and etcd settle after the bulk load before timing.
 	time.Sleep(3 * time.Second)

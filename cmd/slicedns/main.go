@@ -51,7 +51,6 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer log.Sync()
 	setMemoryLimit(log)
-	tuneGC()
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -84,6 +83,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	defer stopSource()
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
+	tuneGC(srcCtx, src.Synced)
 	go tidyMemory(srcCtx)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
 

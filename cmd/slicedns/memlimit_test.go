@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestCgroupMemoryLimit(t *testing.T) {
@@ -55,4 +57,31 @@ func TestMemTidier(t *testing.T) {
 		t.Error("tidied twice with nothing in between")
 	}
 	live = nil
+}
+
+// gcPercent reads GOGC as the runtime has it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestTuneGC(t *testing.T) {
+	if os.Getenv("GOGC") != "" {
+		t.Skip("GOGC is set in the environment, which tuneGC leaves alone")
+	}
+	defer debug.SetGCPercent(gcPercent())
+	var synced atomic.Bool
+	tuneGC(t.Context(), synced.Load)
+	if got := gcPercent(); got != loadGOGC {
+		t.Errorf("while loading GOGC = %d, want %d", got, loadGOGC)
+	}
+	synced.Store(true)
+	deadline := time.Now().Add(5 * time.Second)
+	for gcPercent() != serveGOGC {
+		if time.Now().After(deadline) {
+			t.Fatalf("once synced GOGC = %d, want %d", gcPercent(), serveGOGC)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
