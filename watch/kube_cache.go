@@ -74,7 +74,7 @@ func kubeTransformSlice(obj any) (any, error) {
 // resourceVersion the cache holds already is not converted again: a relist
 // delivers every object, and converting them all only to drop them (the
 // handler skips an unchanged resourceVersion) would double the garbage a
-// relist makes. Such an object becomes a kubeObject without a zone object.
+// relist makes. Such an object becomes the cache's entry for it, as it is.
 func skipUnchanged(store cache.Store, transform cache.TransformFunc) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		var m *metav1.ObjectMeta
@@ -88,11 +88,11 @@ func skipUnchanged(store cache.Store, transform cache.TransformFunc) cache.Trans
 		}
 		if m.ResourceVersion != "" {
 			held, ok, _ := store.GetByKey(cacheKey(m.Namespace, m.Name))
+			// The cache's own entry is returned: a relist then allocates
+			// nothing that lasts, where new entries would be scattered
+			// among the decoder's garbage and fragment the heap.
 			if h, isObj := held.(metav1.Object); ok && isObj && h.GetResourceVersion() == m.ResourceVersion {
-				if _, isSvc := obj.(*corev1.Service); isSvc {
-					return &kubeObject[zone.Service]{kubeMeta: metaOf(m)}, nil
-				}
-				return &kubeObject[zone.Slice]{kubeMeta: metaOf(m)}, nil
+				return held, nil
 			}
 		}
 		return transform(obj)

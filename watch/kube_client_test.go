@@ -164,10 +164,16 @@ func TestNewClient(t *testing.T) {
 	}
 }
 
-// nextEvent returns w's next event and stops w.
+// nextEvent returns w's next event and stops w, waiting for its goroutine
+// to end: it may still log, and a later test swaps klog's logger
+// (TestKubeKlogToZap), which klog does not allow while others log.
 func nextEvent(t *testing.T, w apiwatch.Interface) apiwatch.Event {
 	t.Helper()
-	defer w.Stop()
+	defer func() {
+		w.Stop()
+		for range w.ResultChan() {
+		}
+	}()
 	select {
 	case e, ok := <-w.ResultChan():
 		if !ok {
