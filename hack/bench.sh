@@ -62,6 +62,7 @@ progress() { printf '... %s\n' "$*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
 commas() { awk -v n="$1" 'BEGIN { s = sprintf("%.0f", n); r = ""; while (length(s) > 3) { r = "," substr(s, length(s)-2) r; s = substr(s, 1, length(s)-3) } print s r }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 proc_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 # --- tools ----------------------------------------------------------------
@@ -153,7 +154,10 @@ read -r dns_addr http_addr t_serving t_answer <<<"$probe_out"
 dns_port=${dns_addr##*:}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f s", (b - a) / 1e9 }'; }
 say "start -> first correct answer: $(secs "$t0" "$t_answer") (\"serving\" logged after $(secs "$t0" "$t_serving"); probe: $probe_name A)"
-say "RSS after load: $(mb "$(proc_kb "$spid" VmRSS)"); peak: $(mb "$(proc_kb "$spid" VmHWM)")"
+say "RSS at the first answer: $(mb "$(proc_kb "$spid" VmRSS)"); peak: $(mb "$(proc_kb "$spid" VmHWM)")"
+# slicedns returns a load's garbage to the OS once quiet (a check every 2 s).
+sleep 6
+say "RSS 6 s later: $(mb "$(proc_kb "$spid" VmRSS)") = $(mib "$(proc_kb "$spid" VmRSS)") (anon $(mib "$(proc_kb "$spid" RssAnon)"), binary $(mib "$(proc_kb "$spid" RssFile)"))"
 
 # --- 3. dnsperf against slicedns ------------------------------------------------
 say ""

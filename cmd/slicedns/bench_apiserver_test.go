@@ -297,5 +297,11 @@ func rss(pid int) string {
 	}
 	// RssFile is the binary's pages in memory; RssAnon is the heap, stacks
 	// and runtime.
-	return fmt.Sprintf("%s (anon %s, file %s; peak %s)", f["VmRSS"], f["RssAnon"], f["RssFile"], f["VmHWM"])
+	mib := func(v string) string {
+		kb, _ := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64)
+		return fmt.Sprintf("%.1f MiB", kb/1024)
+	}
+	kb, _ := strconv.ParseFloat(strings.TrimSuffix(f["VmRSS"], " kB"), 64)
+	return fmt.Sprintf("%s = %.1f MB (anon %s, binary %s; peak %s)", mib(f["VmRSS"]), kb*1024/1e6,
+		mib(f["RssAnon"]), mib(f["RssFile"]), mib(f["VmHWM"]))
 }
