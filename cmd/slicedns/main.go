@@ -69,6 +69,7 @@ type source interface {
 }
 
 func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+	gcAfterSync := tuneGC() // before the source loads anything
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	z := zone.New()
@@ -83,7 +84,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	defer stopSource()
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
-	tuneGC(srcCtx, src.Synced)
+	go gcAfterSync(srcCtx, src.Synced)
 	go tidyMemory(srcCtx)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
 

@@ -39,14 +39,14 @@ const (
 	serveGOGC = 20
 )
 
-// tuneGC sets loadGOGC, then serveGOGC once synced returns true, unless GOGC
-// is set in the environment, which wins.
-func tuneGC(ctx context.Context, synced func() bool) {
+// tuneGC sets loadGOGC, unless GOGC is set in the environment, which wins.
+// It returns what to run once the source is synced, to set serveGOGC.
+func tuneGC() (afterSync func(ctx context.Context, synced func() bool)) {
 	if os.Getenv("GOGC") != "" {
-		return
+		return func(context.Context, func() bool) {}
 	}
 	debug.SetGCPercent(loadGOGC)
-	go func() {
+	return func(ctx context.Context, synced func() bool) {
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for !synced() {
@@ -57,7 +57,7 @@ func tuneGC(ctx context.Context, synced func() bool) {
 			}
 		}
 		debug.SetGCPercent(serveGOGC)
-	}()
+	}
 }
 
 // Memory tidying: see tidyMemory.
@@ -78,7 +78,8 @@ const (
 // since the last look and the heap holds more reclaimable memory (garbage,
 // or freed memory not yet returned) than tidyMinSlack and tidyRatio of the
 // live heap, runs debug.FreeOSMemory: one GC and a release, at most once per
-// tick, and only after the work has stopped.
+// tick, only after the work has stopped, and only if at least tidyMinSlack
+// was allocated since the last one.
 func tidyMemory(ctx context.Context) {
 	t := newMemTidier()
 	tick := time.NewTicker(tidyEvery)
@@ -96,6 +97,7 @@ func tidyMemory(ctx context.Context) {
 type memTidier struct {
 	samples    []metrics.Sample
 	lastCycles uint64
+	lastAllocs uint64 // bytes allocated when the last tidy ended
 }
 
 func newMemTidier() *memTidier {
@@ -104,6 +106,7 @@ func newMemTidier() *memTidier {
 		{Name: "/gc/heap/live:bytes"},                // live after the last GC
 		{Name: "/memory/classes/heap/objects:bytes"}, // live plus garbage not yet swept
 		{Name: "/memory/classes/heap/free:bytes"},    // free, not yet returned to the OS
+		{Name: "/gc/heap/allocs:bytes"},              // allocated since start
 	}}
 	metrics.Read(t.samples)
 	t.lastCycles = t.samples[0].Value.Uint64()
@@ -124,12 +127,16 @@ func (t *memTidier) tick() bool {
 		reclaimable = objects - live
 	}
 	reclaimable += free
-	if !quiet || reclaimable < tidyMinSlack || float64(reclaimable) < tidyRatio*float64(live) {
+	// Only what was allocated since the last tidy can be new garbage: the
+	// heap keeps some free memory it cannot return, and a tidy for it
+	// would be a GC every tick of an idle server.
+	allocated := t.samples[4].Value.Uint64() - t.lastAllocs
+	if !quiet || allocated < tidyMinSlack || reclaimable < tidyMinSlack || float64(reclaimable) < tidyRatio*float64(live) {
 		return false
 	}
 	debug.FreeOSMemory()
 	metrics.Read(t.samples)
-	t.lastCycles = t.samples[0].Value.Uint64()
+	t.lastCycles, t.lastAllocs = t.samples[0].Value.Uint64(), t.samples[4].Value.Uint64()
 	return true
 }
 
