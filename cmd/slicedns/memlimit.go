@@ -65,7 +65,7 @@ const (
 	tidyEvery = 2 * time.Second
 	// tidyMinSlack is the least reclaimable memory worth a tidy; below it,
 	// and below tidyRatio of the live heap, the runtime's own pace is fine.
-	tidyMinSlack = 2 << 20
+	tidyMinSlack = 1 << 20
 	tidyRatio    = 0.05
 )
 
