@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -42,12 +43,22 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 // are answered on this goroutine from wire bytes with no allocation; the
 // rest are unpacked and handed to handler on a goroutine of their own, as
 // miekg/dns does, so a slow answer never holds up the socket.
+// yieldEvery is how many packets a UDP reader handles between yields.
+const yieldEvery = 32
+
 func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
 	fast, _ := handler.(*Handler)
 	buf := make([]byte, mdns.MaxMsgSize)
 	out := make([]byte, 0, mdns.MaxMsgSize)
 	var q wireQuery
-	for {
+	for served := 0; ; served++ {
+		if served%yieldEvery == yieldEvery-1 {
+			// Under load a read always finds a packet waiting, so this loop
+			// keeps its P; other goroutines (the sources applying an API
+			// change, the GC) would wait for the scheduler's 10 ms
+			// preemption. Yielding now and then lets them in at once.
+			runtime.Gosched()
+		}
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
