@@ -75,10 +75,11 @@ const (
 // rollout) the GC may not run again for minutes, and until it does the
 // burst's garbage stays resident: after a relist of 100k endpoints that was
 // 50 MB. Every tidyEvery it reads the runtime's metrics and, when no GC ran
-// since the last look and the heap holds more reclaimable memory (garbage,
+// since the last look (or tidyPatience looks in a row found GCs running
+// and memory to return) and the heap holds more reclaimable memory (garbage,
 // or freed memory not yet returned) than tidyMinSlack and tidyRatio of the
 // live heap, runs debug.FreeOSMemory: one GC and a release, at most once per
-// tick, only after the work has stopped, and only if at least tidyMinSlack
+// tick, once the work has stopped or slowed, and only if at least tidyMinSlack
 // was allocated since the last one.
 func tidyMemory(ctx context.Context) {
 	t := newMemTidier()
@@ -98,7 +99,13 @@ type memTidier struct {
 	samples    []metrics.Sample
 	lastCycles uint64
 	lastAllocs uint64 // bytes allocated when the last tidy ended
+	// waited counts the ticks in a row that would have tidied but for a GC
+	// in between: after tidyPatience of them it tidies anyway, so that a
+	// trickle of small GCs cannot put it off for ever.
+	waited int
 }
+
+const tidyPatience = 3
 
 func newMemTidier() *memTidier {
 	t := &memTidier{samples: []metrics.Sample{
@@ -131,9 +138,15 @@ func (t *memTidier) tick() bool {
 	// heap keeps some free memory it cannot return, and a tidy for it
 	// would be a GC every tick of an idle server.
 	allocated := t.samples[4].Value.Uint64() - t.lastAllocs
-	if !quiet || allocated < tidyMinSlack || reclaimable < tidyMinSlack || float64(reclaimable) < tidyRatio*float64(live) {
+	if allocated < tidyMinSlack || reclaimable < tidyMinSlack || float64(reclaimable) < tidyRatio*float64(live) {
+		t.waited = 0
 		return false
 	}
+	if !quiet && t.waited < tidyPatience {
+		t.waited++
+		return false
+	}
+	t.waited = 0
 	debug.FreeOSMemory()
 	metrics.Read(t.samples)
 	t.lastCycles, t.lastAllocs = t.samples[0].Value.Uint64(), t.samples[4].Value.Uint64()

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"sync/atomic"
@@ -58,8 +59,27 @@ func TestMemTidier(t *testing.T) {
 			t.Fatal("tidied again with nothing allocated in between")
 		}
 	}
-	live = nil
+	// GCs of their own between every look only put it off for a while.
+	for range 24 {
+		garbage = append(garbage, make([]byte, 1<<20))
+	}
+	garbage = nil
+	runtime.GC() // frees the garbage; the pages stay with the process
+	for i := range tidyPatience {
+		sink = make([]byte, 2<<20) // allocation since the last tidy
+		runtime.GC()
+		if tidy.tick() {
+			t.Fatalf("tidied at look %d, with a GC since the last one", i)
+		}
+	}
+	runtime.GC()
+	if !tidy.tick() {
+		t.Errorf("still not tidied after %d looks with GCs in between", tidyPatience+1)
+	}
+	live, sink = nil, nil
 }
+
+var sink []byte
 
 // gcPercent reads GOGC as the runtime has it.
 func gcPercent() int {
