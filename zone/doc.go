@@ -41,8 +41,13 @@
 // label changes; slices without their Service, or whose Service was deleted,
 // are kept but publish nothing until the Service (re)appears. An object that
 // could not be served is refused with an error and the zone stays as it was.
-// The zone keeps the pointers it is given: do not modify an object after
-// passing it in; pass a new one instead.
+// The zone keeps the Service pointers it is given (do not modify a Service
+// after passing it in; pass a new one instead) and its own packed copy of
+// each slice. An upsert equal to what the zone holds changes nothing.
+//
+// To load many objects at once, as a source does at start, bracket them
+// with [Zone.Hold] and [Zone.Release]: readers keep the zone as it was, each
+// Service is built once at Release, and one snapshot is published.
 //
 // Endpoint conditions arrive normalised: Endpoint.Ready is true when the
 // API's ready condition is true or unset. Only ready endpoints are published,
