@@ -102,3 +102,49 @@ func TestHoldReleaseEmptyZone(t *testing.T) {
 		t.Error("a write after Release changed the released snapshot, or was lost")
 	}
 }
+
+// Release builds views on several goroutines once there are enough of them;
+// a large held load must answer as one written object by object (run with
+// -race in make test).
+func TestHoldReleaseLarge(t *testing.T) {
+	const services = 300
+	var objs []any
+	for i := range services {
+		name := fmt.Sprintf("s%d", i)
+		objs = append(objs, headless("big", name), slice("big", name+"-1", name, zone.IPv4, cql,
+			ep("p-0", true, largeAddr(i, 1)), ep("", true, largeAddr(i, 2))))
+	}
+	plain := build(t, objs...).Snapshot()
+	z := zone.New()
+	z.Hold()
+	feed(t, z, objs...)
+	z.Release()
+	held := z.Snapshot()
+	for i := range services {
+		dashed := zone.EndpointName("", netip.MustParseAddr(largeAddr(i, 2)))
+		for _, name := range []string{"s%d.big.svc", "p-0.s%d.big.svc", dashed + ".s%d.big.svc", "_cql._tcp.s%d.big.svc"} {
+			n := fmt.Sprintf(name, i)
+			if got, want := render(held, n), render(plain, n); got != want {
+				t.Fatalf("%s: %q held, %q written one by one", n, got, want)
+			}
+		}
+		ip := netip.MustParseAddr(largeAddr(i, 1))
+		if got, want := fmt.Sprint(names(held.LookupAddr(ip))), fmt.Sprint(names(plain.LookupAddr(ip))); got != want {
+			t.Fatalf("PTR %v: %s held, %s written one by one", ip, got, want)
+		}
+	}
+	if held.Stats() != plain.Stats() {
+		t.Errorf("stats %+v held, %+v written one by one", held.Stats(), plain.Stats())
+	}
+}
+
+// largeAddr is address k of Service i in TestHoldReleaseLarge.
+func largeAddr(i, k int) string { return fmt.Sprintf("10.%d.%d.%d", 7+i/200, i%200, k) }
+
+func names(ns []zone.Node) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Name())
+	}
+	return out
+}
