@@ -263,13 +263,7 @@ func (b *builder) build(e *entry) *view {
 	v.v4 = make([]byte, 0, 4*(v4+clusterV4))
 	v.v6 = make([]byte, 0, 16*(len(recs)-v4+clusterV6))
 	for _, r := range recs {
-		if r.ip.Is4() {
-			a := r.ip.As4()
-			v.v4 = append(v.v4, a[:]...)
-		} else {
-			a := r.ip.As16()
-			v.v6 = append(v.v6, a[:]...)
-		}
+		v.appendAddr(r.ip)
 	}
 	// place points each endpoint name's records of one family, the first
 	// count addresses of its pool, into it, or into a grouped copy.
@@ -333,13 +327,7 @@ func (b *builder) build(e *entry) *view {
 		self.a4, self.n4 = uint32(len(v.v4)/4), uint32(clusterV4)
 		self.a6, self.n6 = uint32(len(v.v6)/16), uint32(clusterV6)
 		for _, ip := range svc.ClusterIPs {
-			if ip.Is4() {
-				a := ip.As4()
-				v.v4 = append(v.v4, a[:]...)
-			} else {
-				a := ip.As16()
-				v.v6 = append(v.v6, a[:]...)
-			}
+			v.appendAddr(ip)
 		}
 	}
 	place(true, v4, func(n *nodeRec, start, count uint32) { n.a4, n.n4 = start, count })

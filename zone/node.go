@@ -289,12 +289,11 @@ type rareRecords struct {
 // itself, such as CoreDNS-style pod records. Unlike Lookup, it allocates.
 func NewAddressNode(name string, ip netip.Addr) Node {
 	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}}
+	v.appendAddr(ip)
 	if ip.Is4() {
-		b := ip.As4()
-		v.v4, v.nodes[0].n4 = b[:], 1
+		v.nodes[0].n4 = 1
 	} else {
-		b := ip.As16()
-		v.v6, v.nodes[0].n6 = b[:], 1
+		v.nodes[0].n6 = 1
 	}
 	return Node{v: v}
 }

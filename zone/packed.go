@@ -158,20 +158,22 @@ func (p *packedSlice) ready(i int) bool { return p.eps[i].flags&flagReady != 0 }
 
 // hostname returns endpoint i's hostname, without allocating.
 func (p *packedSlice) hostname(i int) string {
-	start := 0
-	if i > 0 {
-		start = int(p.eps[i-1].textEnd)
-	}
+	start := p.textStart(i)
 	return p.text[start : start+int(p.eps[i].hostLen)]
+}
+
+// textStart is where endpoint i's strings begin in text.
+func (p *packedSlice) textStart(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return int(p.eps[i-1].textEnd)
 }
 
 // endpoint returns endpoint i as an Endpoint, a copy.
 func (p *packedSlice) endpoint(i int) Endpoint {
 	pe := &p.eps[i]
-	start := 0
-	if i > 0 {
-		start = int(p.eps[i-1].textEnd)
-	}
+	start := p.textStart(i)
 	where := pe.where.Value()
 	e := Endpoint{
 		Hostname:    p.text[start : start+int(pe.hostLen)],

@@ -75,6 +75,17 @@ func (v *view) service() *Service {
 	return v.e.service
 }
 
+// appendAddr adds ip to the pool of its family.
+func (v *view) appendAddr(ip netip.Addr) {
+	if ip.Is4() {
+		a := ip.As4()
+		v.v4 = append(v.v4, a[:]...)
+	} else {
+		a := ip.As16()
+		v.v6 = append(v.v6, a[:]...)
+	}
+}
+
 // label returns the labels node i's name has in front of the Service's
 // name ("" for nodes[0]), and that name.
 func (v *view) label(i uint32) (label, base string) {

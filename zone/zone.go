@@ -115,22 +115,19 @@ func (z *Zone) UpsertSlice(s *Slice) error {
 	sk := sliceID{p.namespace, p.name}
 	key := serviceKey(s.Namespace, s.Service)
 	prevSvc, known := z.sliceOwner[sk]
-	prev := ""
-	if known {
-		prev = serviceKey(s.Namespace, prevSvc)
-	}
+	moved := known && prevSvc != s.Service // its service-name label changed
 	old, _ := z.current().entry(key)
 	var i int
 	var found bool
 	if old != nil {
 		i, found = slices.BinarySearchFunc(old.slices, s.Name, bySliceName)
-		if found && prev == key && samePacked(old.slices[i], p) {
+		if found && known && !moved && samePacked(old.slices[i], p) {
 			return nil
 		}
 	}
 	w := z.begin()
-	if known && prev != key {
-		w.removeSlice(prev, s.Name)
+	if moved {
+		w.removeSlice(serviceKey(s.Namespace, prevSvc), s.Name)
 	}
 	z.sliceOwner[sk] = p.service
 	e := &entry{}
