@@ -87,7 +87,7 @@ func skipUnchanged(store cache.Store, transform cache.TransformFunc) cache.Trans
 			return obj, nil
 		}
 		if m.ResourceVersion != "" {
-			held, ok, _ := store.GetByKey(cacheKey(m.Namespace, m.Name))
+			held, ok, _ := store.GetByKey(cache.NewObjectName(m.Namespace, m.Name).String())
 			// The cache's own entry is returned: a relist then allocates
 			// nothing that lasts, where new entries would be scattered
 			// among the decoder's garbage and fragment the heap.
@@ -97,14 +97,6 @@ func skipUnchanged(store cache.Store, transform cache.TransformFunc) cache.Trans
 		}
 		return transform(obj)
 	}
-}
-
-// cacheKey is cache.MetaNamespaceKeyFunc's key, without the interface.
-func cacheKey(namespace, name string) string {
-	if namespace == "" {
-		return name
-	}
-	return namespace + "/" + name
 }
 
 // kubeHandler feeds one informer's events to the Sink. It implements
