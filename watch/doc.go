@@ -11,8 +11,8 @@
 //   - [Manifests] serves the manifests in a folder, for a laptop or CI where
 //     there is no cluster (slicedns --manifests DIR). It watches the folder
 //     and applies each edit within about a second.
-//   - [Kube] lists and watches a cluster's API server through client-go
-//     informers: what slicedns runs in a cluster. It talks to the API server
+//   - [Kube] lists and watches a cluster's API server with client-go
+//     reflectors: what slicedns runs in a cluster. It talks to the API server
 //     through a [Client], which [NewClient] makes from [RESTConfig]'s config
 //     without linking in client-go's clientset and its every API group; a
 //     program that has a clientset can adapt it instead.

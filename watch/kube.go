@@ -15,21 +15,24 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 )
 
 // Kube is the live-cluster source: it lists and watches v1 Services and
-// discovery.k8s.io/v1 EndpointSlices through client-go shared informers and
-// feeds every change to Sink. It needs only the list and watch verbs on
-// those two resources (deploy/rbac.yaml).
+// discovery.k8s.io/v1 EndpointSlices with client-go reflectors and feeds
+// every change to Sink. It needs only the list and watch verbs on those two
+// resources (deploy/rbac.yaml).
 //
-// Informer caches hold each object in the zone's slim form only (see
-// kubeObject); there is no periodic resync. While the API server is away the
-// reflectors retry with backoff and the Sink keeps the last state; on
-// reconnect the watch resumes or a relist replaces the cache, which turns
-// objects that vanished meanwhile into deletes and skips unchanged ones, so
-// names that exist before and after never stop resolving.
+// There are no informers and no object caches: each reflector hands what it
+// decodes to a kubeStore, which converts it and calls the Sink at once,
+// keeping only each object's resourceVersion. While the API server is away
+// the reflectors retry with backoff and the Sink keeps the last state; on
+// reconnect the watch resumes, or a relist applies what changed, skips what
+// did not and deletes what vanished meanwhile, so names that exist before
+// and after never stop resolving. There is no periodic resync.
 //
 // Set the exported fields, then call Run once.
 type Kube struct {
@@ -39,8 +42,8 @@ type Kube struct {
 	// Sink receives the objects. Kube calls it from one goroutine at a time.
 	Sink Sink
 	// Namespaces limits the source to these namespaces, with one pair of
-	// informers (and watches) each, so it needs list and watch only there,
-	// e.g. through RoleBindings. Empty, or holding "", means every namespace.
+	// watches each, so it needs list and watch only there, e.g. through
+	// RoleBindings. Empty, or holding "", means every namespace.
 	Namespaces []string
 	// LabelSelector narrows which Services are served. It is not applied to
 	// EndpointSlices, whose labels are the EndpointSlice controller's rather
@@ -54,18 +57,17 @@ type Kube struct {
 	// Metrics may be nil.
 	Metrics *Metrics
 
-	sinkMu  sync.Mutex // serialises Sink calls across informers
+	sinkMu  sync.Mutex // serialises Sink calls across reflectors
 	started atomic.Bool
-	regs    atomic.Pointer[[]cache.ResourceEventHandlerRegistration]
-	// informers and batch are set before regs is stored, and never change
-	// after.
-	informers   []cache.SharedIndexInformer
+	// stores and batch are set before Run starts a reflector, and never
+	// change after.
+	stores      atomic.Pointer[[]interface{ hasSynced() bool }]
 	batch       Batcher
 	releaseOnce sync.Once
 	synced      atomic.Bool
 }
 
-// Run starts the informers and blocks until ctx is done and they have
+// Run starts the reflectors and blocks until ctx is done and they have
 // stopped; after it returns Kube calls the Sink no more. It returns nil then,
 // or at once an error for a misconfigured Kube (no Client or Sink, a bad
 // LabelSelector, a second Run). Failing to reach the API server is not an
@@ -88,17 +90,12 @@ func (k *Kube) Run(ctx context.Context) error {
 		namespaces = []string{metav1.NamespaceAll}
 	}
 
-	var informers []cache.SharedIndexInformer
-	var regs []cache.ResourceEventHandlerRegistration
+	var runs []func(context.Context)
+	var stores []interface{ hasSynced() bool }
 	for _, ns := range namespaces {
-		for _, newInformer := range []func(string) (*kubeInformer, error){k.serviceInformer, k.sliceInformer} {
-			inf, err := newInformer(ns)
-			if err != nil {
-				return err
-			}
-			informers = append(informers, inf.informer)
-			regs = append(regs, inf.reg)
-		}
+		svc, sl := k.serviceStore(), k.sliceStore()
+		stores = append(stores, svc, sl)
+		runs = append(runs, k.serviceReflector(ns, svc), k.sliceReflector(ns, sl))
 	}
 	// Hold the Sink until the initial lists are in (see Batcher), and never
 	// leave it held.
@@ -107,14 +104,13 @@ func (k *Kube) Run(ctx context.Context) error {
 		k.batch = b
 	}
 	defer k.release()
-	k.informers = informers
-	k.regs.Store(&regs)
+	k.stores.Store(&stores)
 
 	start := time.Now()
 	k.log().Info("watching the API server", zap.Strings("namespaces", namespaces), zap.String("serviceSelector", k.LabelSelector))
 	var wg sync.WaitGroup
-	for _, inf := range informers {
-		wg.Go(func() { inf.RunWithContext(ctx) })
+	for _, run := range runs {
+		wg.Go(func() { run(ctx) })
 	}
 	wg.Go(func() {
 		if k.WaitForSync(ctx) {
@@ -125,32 +121,37 @@ func (k *Kube) Run(ctx context.Context) error {
 	return nil
 }
 
-// Synced reports whether every informer has listed its objects and Kube has
-// handed all of them to the Sink (and released it, if it is a Batcher). It stays true once true, including while
-// the API server is unreachable: the Sink then serves the last known state.
-// It is cheap enough to ask per query.
+// Synced reports whether every reflector has listed its objects and Kube
+// has handed all of them to the Sink (and released it, if it is a Batcher).
+// It stays true once true, including while the API server is unreachable:
+// the Sink then serves the last known state. It is cheap enough to ask per
+// query.
 func (k *Kube) Synced() bool {
-	if k.synced.Load() {
-		return true
+	return k.synced.Load()
+}
+
+// storeSynced runs on a store's first Replace: the last one releases the
+// Sink, on the spot rather than at the next look at Synced.
+func (k *Kube) storeSynced() {
+	stores := k.stores.Load()
+	if stores == nil {
+		return
 	}
-	regs := k.regs.Load()
-	if regs == nil {
-		return false
-	}
-	for _, r := range *regs {
-		if !r.HasSynced() {
-			return false
+	for _, s := range *stores {
+		if !s.hasSynced() {
+			return
 		}
 	}
 	k.release()
 	k.synced.Store(true)
-	return true
 }
 
 // release releases the Sink if Run held it, once.
 func (k *Kube) release() {
 	k.releaseOnce.Do(func() {
 		if k.batch != nil {
+			k.sinkMu.Lock()
+			defer k.sinkMu.Unlock()
 			k.batch.Release()
 		}
 	})
@@ -178,7 +179,7 @@ func (k *Kube) log() *zap.Logger {
 	return k.Logger
 }
 
-func (k *Kube) serviceInformer(ns string) (*kubeInformer, error) {
+func (k *Kube) serviceReflector(ns string, store cache.ReflectorStore) func(context.Context) {
 	client, sel := k.Client, k.LabelSelector
 	l := k.newLink("services", ns)
 	lw := &cache.ListWatch{
@@ -193,10 +194,10 @@ func (k *Kube) serviceInformer(ns string) (*kubeInformer, error) {
 			return l.touching(w, err)
 		},
 	}
-	return k.newInformer(lw, l, &corev1.Service{}, kubeTransformService, k.serviceHandler())
+	return l.run(cache.NewReflectorWithOptions(lw, &corev1.Service{}, store, cache.ReflectorOptions{Name: l.what}))
 }
 
-func (k *Kube) sliceInformer(ns string) (*kubeInformer, error) {
+func (k *Kube) sliceReflector(ns string, store cache.ReflectorStore) func(context.Context) {
 	client := k.Client
 	l := k.newLink("endpointslices", ns)
 	lw := &cache.ListWatch{
@@ -209,41 +210,29 @@ func (k *Kube) sliceInformer(ns string) (*kubeInformer, error) {
 			return l.touching(w, err)
 		},
 	}
-	return k.newInformer(lw, l, &discoveryv1.EndpointSlice{}, kubeTransformSlice, k.sliceHandler())
+	return l.run(cache.NewReflectorWithOptions(lw, &discoveryv1.EndpointSlice{}, store, cache.ReflectorOptions{Name: l.what}))
 }
 
-// kubeInformer is an informer with Kube's handler registered.
-type kubeInformer struct {
-	informer cache.SharedIndexInformer
-	reg      cache.ResourceEventHandlerRegistration
-}
-
-// newInformer makes an informer without indexes (nothing looks objects up
-// by anything but key) and without resync (the handlers are level-triggered
-// on the zone, so replaying the cache would only burn CPU), whose cache
-// holds what transform makes of each object.
-func (k *Kube) newInformer(lw cache.ListerWatcher, l *kubeLink, example runtime.Object,
-	transform cache.TransformFunc, h cache.ResourceEventHandler) (*kubeInformer, error) {
-	inf := cache.NewSharedIndexInformerWithOptions(lw, example, cache.SharedIndexInformerOptions{ObjectDescription: l.what})
-	// Both setters fail only once an informer has started.
-	if err := inf.SetTransform(skipUnchanged(inf.GetStore(), transform)); err != nil {
-		return nil, err
+// run returns what Reflector.RunWithContext does, with the link reporting
+// failures instead of client-go's default handler (which only logs through
+// klog), and the same backoff: from 0.8 s doubling to 30 s, reset after two
+// healthy minutes.
+func (l *kubeLink) run(r *cache.Reflector) func(context.Context) {
+	return func(ctx context.Context) {
+		backoff := wait.NewExponentialBackoffManager(800*time.Millisecond, 30*time.Second, 2*time.Minute, 2.0, 1.0, clock.RealClock{})
+		wait.BackoffUntil(func() {
+			if err := r.ListAndWatchWithContext(ctx); err != nil {
+				l.failed(err)
+			}
+		}, backoff, true, ctx.Done())
 	}
-	if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) { l.failed(err) }); err != nil {
-		return nil, err
-	}
-	reg, err := inf.AddEventHandler(h)
-	if err != nil {
-		return nil, err
-	}
-	return &kubeInformer{informer: inf, reg: reg}, nil
 }
 
 // errorLogEvery spaces the warnings of one failure streak: a reflector
-// retries every 30-60 s while the API server is away, for each informer.
+// retries every 30-60 s while the API server is away, for each resource.
 const errorLogEvery = time.Minute
 
-// kubeLink is the health of one informer's connection, for logs and the
+// kubeLink is the health of one reflector's connection, for logs and the
 // staleness metric.
 type kubeLink struct {
 	k    *Kube

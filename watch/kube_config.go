@@ -13,9 +13,9 @@ import (
 )
 
 // Client-side rate limit of the Kube source. It only lists and watches, two
-// requests per informer plus a relist after each broken watch, so the limit
+// requests per reflector plus a relist after each broken watch, so the limit
 // matters only when many namespaces start at once or the API server flaps;
-// the burst lets a few hundred namespaced informers start without waiting.
+// the burst lets a few hundred namespaced reflectors start without waiting.
 const (
 	kubeQPS   = 20
 	kubeBurst = 200

@@ -5,18 +5,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// kubeMeta is the metadata an informer cache entry keeps: what the informer
-// itself reads (namespace and name for the key, resourceVersion to tell a
-// relist's unchanged objects) and nothing else. A full metav1.ObjectMeta is
-// 240 bytes before its strings, once per cached object; this is 24, and
-// its three strings are copied into one allocation rather than keeping
-// the decoder's three (which would each pin a block of its garbage).
-//
-// It implements metav1.Object so that client-go's key functions accept the
-// cached objects without an allocation per call. The fields it does not keep
-// read as empty and ignore writes.
+// kubeMeta is what a kubeStore keeps of an object while a watch-list
+// streams in, and the key and version it remembers after: namespace, name
+// and resourceVersion, in one string. It implements metav1.Object so that
+// client-go's key functions take it without an allocation per call; the
+// fields it does not keep read as empty and ignore writes.
 type kubeMeta struct {
-	s              string // namespace, name and resourceVersion, back to back
+	s              string // namespace "/" name resourceVersion
 	nsEnd, nameEnd uint32
 }
 
@@ -27,12 +22,15 @@ func metaOf(m *metav1.ObjectMeta) kubeMeta {
 }
 
 func newKubeMeta(namespace, name, resourceVersion string) kubeMeta {
-	return kubeMeta{s: namespace + name + resourceVersion,
-		nsEnd: uint32(len(namespace)), nameEnd: uint32(len(namespace) + len(name))}
+	return kubeMeta{s: namespace + "/" + name + resourceVersion,
+		nsEnd: uint32(len(namespace)), nameEnd: uint32(len(namespace) + 1 + len(name))}
 }
 
+// key is client-go's key of the object, "namespace/name".
+func (m *kubeMeta) key() string { return m.s[:m.nameEnd] }
+
 func (m *kubeMeta) GetNamespace() string       { return m.s[:m.nsEnd] }
-func (m *kubeMeta) GetName() string            { return m.s[m.nsEnd:m.nameEnd] }
+func (m *kubeMeta) GetName() string            { return m.s[m.nsEnd+1 : m.nameEnd] }
 func (m *kubeMeta) GetResourceVersion() string { return m.s[m.nameEnd:] }
 func (m *kubeMeta) SetNamespace(namespace string) {
 	*m = newKubeMeta(namespace, m.GetName(), m.GetResourceVersion())

@@ -3,7 +3,6 @@ package watch
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +21,6 @@ import (
 	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/slicedns/slicedns/zone"
 )
@@ -164,65 +162,7 @@ func (e *fakeEnv) waitWatches(t *testing.T, n int) {
 	}
 }
 
-func TestKubeTransformSlims(t *testing.T) {
-	svc := kubeHeadless("prod", "web")
-	svc.ResourceVersion = "42"
-	svc.UID = "c0ffee"
-	svc.Labels = map[string]string{"app": "web"}
-	svc.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 4096)}
-	svc.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl", FieldsV1: &metav1.FieldsV1{Raw: make([]byte, 4096)}}}
-	svc.Spec.Selector = map[string]string{"app": "web"}
-	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "192.0.2.1"}}
-
-	out, err := kubeTransformService(svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := out.(*kubeObject[zone.Service])
-	if !ok {
-		t.Fatalf("transform made a %T", out)
-	}
-	wantMeta := newKubeMeta("prod", "web", "42")
-	want, _ := ServiceFromAPI(svc)
-	if c.kubeMeta != wantMeta || !reflect.DeepEqual(c.obj.Load(), want) || c.err != nil {
-		t.Errorf("transform kept %+v, %+v, %v; want only %+v and %+v", c.kubeMeta, c.obj.Load(), c.err, wantMeta, want)
-	}
-	if key, err := cache.MetaNamespaceKeyFunc(c); key != "prod/web" || err != nil {
-		t.Errorf("informer key of the slim object: %q, %v", key, err)
-	}
-	if again, _ := kubeTransformService(c); again != any(c) {
-		t.Errorf("transform is not idempotent: %v became %v", c, again)
-	}
-
-	sl := kubeSlice("prod", "web-abc", "web", "10.0.0.1", "!10.0.0.2")
-	sl.ResourceVersion = "43"
-	sl.Labels["endpointslice.kubernetes.io/managed-by"] = "endpointslice-controller.k8s.io"
-	sl.Annotations = map[string]string{TriggerTimeAnnotation: "2025-01-02T03:04:05Z", "other": "x"}
-	sl.OwnerReferences = []metav1.OwnerReference{{Kind: "Service", Name: "web"}}
-	sl.Endpoints[0].Hints = &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: "a"}}}
-	out, _ = kubeTransformSlice(sl)
-	cs := out.(*kubeObject[zone.Slice])
-	wantSlice, _ := SliceFromAPI(sl)
-	if cs.kubeMeta != newKubeMeta("prod", "web-abc", "43") || !reflect.DeepEqual(cs.obj.Load(), wantSlice) {
-		t.Errorf("transform kept %+v, %+v; want %+v", cs.kubeMeta, cs.obj.Load(), wantSlice)
-	}
-	if got := cs.take(); got.Service != "web" || got.TriggerTime.IsZero() {
-		t.Errorf("the service name or trigger time was lost: %+v", got)
-	}
-	if again := cs.take(); again != nil {
-		t.Errorf("the zone object was taken twice: %+v", again)
-	}
-
-	bad := kubeHeadless("prod", "bad")
-	bad.Spec.ClusterIP, bad.Spec.ClusterIPs = "not-an-ip", []string{"not-an-ip"}
-	out, err = kubeTransformService(bad)
-	if cb := out.(*kubeObject[zone.Service]); err != nil || cb.err == nil || cb.obj.Load() != nil || cb.GetName() != "bad" {
-		t.Errorf("invalid Service: transform gave %+v, %v; want a keyed object holding the reason", cb, err)
-	}
-}
-
-// TestKubeServes runs the whole path over the fake clientset: the informers
-// cache only slim objects (handlers would refuse anything else), events
+// TestKubeServes runs the whole path over the fake clientset: events
 // reach the zone, and trigger times are observed only for live changes.
 func TestKubeServes(t *testing.T) {
 	sl := kubeSlice("a", "web-1", "web", "10.0.0.1")
@@ -286,9 +226,9 @@ func TestKubeRunRefusesMisconfiguration(t *testing.T) {
 	}
 }
 
-// TestKubeTombstoneOnRelist makes the informer relist (a watch expires) into
-// a list without one slice: the deletion arrives as a tombstone, and the
-// address the remaining slice holds stays served throughout.
+// TestKubeTombstoneOnRelist makes a reflector relist (a watch expires) into
+// a list without one slice: that slice is deleted, the unchanged one is not
+// applied again, and the address it holds stays served throughout.
 func TestKubeTombstoneOnRelist(t *testing.T) {
 	var mu sync.Mutex
 	a, b := kubeSlice("ns", "web-a", "web", "10.0.0.1"), kubeSlice("ns", "web-b", "web", "10.0.0.2")
@@ -340,68 +280,6 @@ func TestKubeTombstoneOnRelist(t *testing.T) {
 		t.Errorf("EndpointSlice updates counted: %v; the unchanged slice was delivered again", got)
 	}
 
-	if n := heldZoneObjects(k); n != 0 {
-		t.Errorf("after the relist the informer caches hold %d zone objects; the zone's are the only copies", n)
-	}
-
-	// A tombstone that lost its object still names the key.
-	k.sliceHandler().OnDelete(cache.DeletedFinalStateUnknown{Key: "ns/web-a"})
-	kubeEventually(t, time.Second, wantZoneAddrs(e.zone, "web.ns.svc"))
-}
-
-// A relist delivers every object again; those whose resourceVersion the
-// cache holds are not converted again (the handler would drop them).
-func TestKubeTransformSkipsUnchanged(t *testing.T) {
-	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
-	transform := skipUnchanged(store, kubeTransformSlice)
-	sl := kubeSlice("prod", "web-abc", "web", "10.0.0.1")
-	sl.ResourceVersion = "5"
-	first, _ := transform(sl)
-	held := first.(*kubeObject[zone.Slice])
-	if held.obj.Load() == nil {
-		t.Fatal("a new object was not converted")
-	}
-	if again, _ := transform(held); again != any(held) {
-		t.Error("transform is not idempotent on a slim object")
-	}
-	store.Add(held)
-
-	if same, _ := transform(sl.DeepCopy()); same != any(held) {
-		t.Errorf("an unchanged object was converted again instead of reusing the cache's entry: %+v", same)
-	}
-	changed := sl.DeepCopy()
-	changed.ResourceVersion = "6"
-	if c, _ := transform(changed); c.(*kubeObject[zone.Slice]).obj.Load() == nil {
-		t.Error("a changed object was not converted")
-	}
-	tomb := cache.DeletedFinalStateUnknown{Key: "prod/web-abc", Obj: held}
-	if got, _ := transform(tomb); got != any(tomb) {
-		t.Errorf("a tombstone was transformed: %+v", got)
-	}
-}
-
-// heldZoneObjects counts the zone objects k's informer caches still hold:
-// after every event has been handled there should be none.
-func heldZoneObjects(k *Kube) int {
-	if k.regs.Load() == nil {
-		return 0
-	}
-	n := 0
-	for _, inf := range k.informers {
-		for _, o := range inf.GetStore().List() {
-			switch o := o.(type) {
-			case *kubeObject[zone.Service]:
-				if o.obj.Load() != nil {
-					n++
-				}
-			case *kubeObject[zone.Slice]:
-				if o.obj.Load() != nil {
-					n++
-				}
-			}
-		}
-	}
-	return n
 }
 
 func histogramCount(t *testing.T, g prometheus.Gatherer, name string) uint64 {

@@ -13,11 +13,11 @@ import (
 // A LIST of 10,000 EndpointSlices is decoded whole before the first object
 // is handed on: at 100k endpoints that held about 40 MB at once, at start
 // and at every relist after an API server restart. Streamed, objects are
-// converted and dropped one by one. API servers without the feature are
+// applied one by one as they arrive. API servers without the feature are
 // sent a LIST as before (client-go falls back by itself).
 //
 // It changes process-wide state: call it once at start, before any
-// informer is created.
+// reflector is created.
 func StreamInitialLists() {
 	if _, set := os.LookupEnv("KUBE_FEATURE_" + string(clientfeatures.WatchListClient)); set {
 		return
