@@ -103,16 +103,18 @@ func TestHoldReleaseEmptyZone(t *testing.T) {
 	}
 }
 
-// Release builds views on several goroutines once there are enough of them;
-// a large held load must answer as one written object by object (run with
-// -race in make test).
+// Release builds views on several goroutines once there are enough of them,
+// and the reverse index in parts once there are more than ptrChunk (8192)
+// addresses; a large held load must answer as one written object by object
+// (run with -race in make test). The third address of each Service is in a
+// /24 shared with many others, and the same address in several Services.
 func TestHoldReleaseLarge(t *testing.T) {
-	const services = 300
+	const services = 3000
 	var objs []any
 	for i := range services {
 		name := fmt.Sprintf("s%d", i)
 		objs = append(objs, headless("big", name), slice("big", name+"-1", name, zone.IPv4, cql,
-			ep("p-0", true, largeAddr(i, 1)), ep("", true, largeAddr(i, 2))))
+			ep("p-0", true, largeAddr(i, 1)), ep("", true, largeAddr(i, 2)), ep("", true, sharedAddr(i))))
 	}
 	plain := build(t, objs...).Snapshot()
 	z := zone.New()
@@ -128,9 +130,12 @@ func TestHoldReleaseLarge(t *testing.T) {
 				t.Fatalf("%s: %q held, %q written one by one", n, got, want)
 			}
 		}
-		ip := netip.MustParseAddr(largeAddr(i, 1))
-		if got, want := fmt.Sprint(names(held.LookupAddr(ip))), fmt.Sprint(names(plain.LookupAddr(ip))); got != want {
-			t.Fatalf("PTR %v: %s held, %s written one by one", ip, got, want)
+		for _, a := range []string{largeAddr(i, 1), largeAddr(i, 2), sharedAddr(i)} {
+			ip := netip.MustParseAddr(a)
+			got, want := fmt.Sprint(names(held.LookupAddr(ip))), fmt.Sprint(names(plain.LookupAddr(ip)))
+			if got != want || want == "[]" {
+				t.Fatalf("PTR %v: %s held, %s written one by one", ip, got, want)
+			}
 		}
 	}
 	if held.Stats() != plain.Stats() {
@@ -140,6 +145,10 @@ func TestHoldReleaseLarge(t *testing.T) {
 
 // largeAddr is address k of Service i in TestHoldReleaseLarge.
 func largeAddr(i, k int) string { return fmt.Sprintf("10.%d.%d.%d", 7+i/200, i%200, k) }
+
+// sharedAddr is the third address of Service i in TestHoldReleaseLarge:
+// one of 1,000 addresses in four /24s.
+func sharedAddr(i int) string { return fmt.Sprintf("10.250.%d.%d", i%4, i%250) }
 
 func names(ns []zone.Node) []string {
 	var out []string

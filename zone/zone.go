@@ -3,6 +3,7 @@ package zone
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"net/netip"
 	"reflect"
 	"runtime"
@@ -354,21 +355,21 @@ func (w *Snapshot) reindexPTR(oldView, newView *view) {
 	w.reindexPTRs([]viewChange{{oldView, newView}})
 }
 
+// ptrChunk bounds the scratch reindexPTRs sorts at once, in addresses. A
+// whole zone's addresses at once (at Release) took 40 bytes each, 4 MB at
+// 100k endpoints, on top of the zone being built.
+const ptrChunk = 8192
+
 // reindexPTRs applies many view changes to the reverse index, rebuilding
-// each bucket they touch once: a whole zone's worth at Release.
+// each bucket they touch once: a whole zone's worth at Release. The
+// addresses are taken in parts of about ptrChunk, each part a fixed set
+// of buckets (by a hash of the bucket key), so every bucket is still
+// rebuilt once.
 func (w *Snapshot) reindexPTRs(changes []viewChange) {
-	type ptr struct {
-		key [16]byte
-		low uint8
-		n   Node // the zero Node for an address an old view held
-	}
 	count := 0
-	for _, c := range changes {
-		count += c.old.ptrCount() + c.new.ptrCount()
-	}
-	ptrs := make([]ptr, 0, count)
 	var gone []*view // the old views: their entries leave every bucket
 	for _, c := range changes {
+		count += c.old.ptrCount() + c.new.ptrCount()
 		if c.old != nil {
 			gone = append(gone, c.old)
 			w.readyCount -= c.old.ready
@@ -376,14 +377,6 @@ func (w *Snapshot) reindexPTRs(changes []viewChange) {
 		if c.new != nil {
 			w.readyCount += c.new.ready
 		}
-		c.old.eachPTR(func(ip netip.Addr, _ Node) {
-			k, low := ptrKey(ip)
-			ptrs = append(ptrs, ptr{k, low, Node{}})
-		})
-		c.new.eachPTR(func(ip netip.Addr, n Node) {
-			k, low := ptrKey(ip)
-			ptrs = append(ptrs, ptr{k, low, n})
-		})
 	}
 	isGone := func(v *view) bool { return slices.Contains(gone, v) }
 	if len(gone) > 8 {
@@ -393,8 +386,47 @@ func (w *Snapshot) reindexPTRs(changes []viewChange) {
 		}
 		isGone = func(v *view) bool { _, ok := set[v]; return ok }
 	}
-	// Group by bucket.
-	slices.SortFunc(ptrs, func(a, b ptr) int { return bytes.Compare(a.key[:], b.key[:]) })
+	parts := (count + ptrChunk - 1) / ptrChunk
+	ptrs := make([]ptrChange, 0, min(count, ptrChunk+ptrChunk/4))
+	for part := range parts {
+		ptrs = ptrs[:0]
+		for _, c := range changes {
+			c.old.eachPTR(func(ip netip.Addr, _ Node) {
+				if k, low := ptrKey(ip); ptrPart(k, parts) == part {
+					ptrs = append(ptrs, ptrChange{k, low, Node{}})
+				}
+			})
+			c.new.eachPTR(func(ip netip.Addr, n Node) {
+				if k, low := ptrKey(ip); ptrPart(k, parts) == part {
+					ptrs = append(ptrs, ptrChange{k, low, n})
+				}
+			})
+		}
+		w.rebuildBuckets(ptrs, isGone)
+	}
+}
+
+// ptrChange is an address entering a bucket, or, with the zero Node, one
+// an old view held.
+type ptrChange struct {
+	key [16]byte
+	low uint8
+	n   Node
+}
+
+// ptrPart spreads bucket keys over parts.
+func ptrPart(k [16]byte, parts int) int {
+	if parts == 1 {
+		return 0
+	}
+	h := (binary.LittleEndian.Uint64(k[:8]) ^ binary.LittleEndian.Uint64(k[8:])) * 0x9e3779b97f4a7c15
+	return int((h >> 32) % uint64(parts))
+}
+
+// rebuildBuckets rebuilds the bucket of every key in ptrs: what it held,
+// less the entries of gone views, plus the new entries.
+func (w *Snapshot) rebuildBuckets(ptrs []ptrChange, isGone func(*view) bool) {
+	slices.SortFunc(ptrs, func(a, b ptrChange) int { return bytes.Compare(a.key[:], b.key[:]) })
 	type target struct {
 		low uint8
 		n   Node

@@ -59,6 +59,7 @@ func TestBenchAPIServer(t *testing.T) {
 	waitAnswer(t, inst, probe, mdns.TypeA, func(a []string) bool { return slices.Contains(a, want) }, 60*time.Second)
 	t.Logf("start -> first correct answer with %d endpoints: %v", benchServices*benchEndpoints, time.Since(started).Round(time.Millisecond))
 	t.Logf("RSS at the first answer: %s", memory(inst))
+	heapProfile(t, inst, "first")
 	for _, l := range strings.Split(inst.logs.String(), "\n") {
 		if strings.Contains(l, "synced with the API server") {
 			t.Logf("slicedns logged: %s", l)
@@ -251,7 +252,13 @@ func heapProfile(t *testing.T, inst *instance, when string) {
 	if prefix == "" {
 		return
 	}
-	resp, err := http.Get("http://" + inst.httpAddr + "/debug/pprof/heap?gc=1")
+	// At the first answer the heap is profiled as the last GC left it,
+	// transient objects of the load included; later after a GC.
+	gc := "1"
+	if when == "first" {
+		gc = "0"
+	}
+	resp, err := http.Get("http://" + inst.httpAddr + "/debug/pprof/heap?gc=" + gc)
 	if err != nil {
 		t.Logf("heap profile: %v", err)
 		return
