@@ -32,11 +32,13 @@ func setMemoryLimit(log *zap.Logger) {
 // GOGC while the initial state loads, and after. The query path allocates
 // nothing, so once synced the GC runs only when the zone changes and a low
 // GOGC costs little CPU while keeping the heap close to the zone's live
-// size. During the load, when nothing is served yet, a higher one makes the
-// first answer come sooner.
+// size: at 10, a relist of 100k endpoints (about 40 MB of decoding garbage)
+// peaks 3 MB lower than at 20, for some 15 more GC cycles of ~30 ms. During
+// the load, when nothing is served yet, a higher one makes the first answer
+// come sooner (at 20 instead of 30 it came ~0.3 s later for 2 MB less).
 const (
 	loadGOGC  = 30
-	serveGOGC = 20
+	serveGOGC = 10
 )
 
 // tuneGC sets loadGOGC, unless GOGC is set in the environment, which wins.
