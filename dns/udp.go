@@ -39,24 +39,26 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 	return conns, nil
 }
 
-// serveUDP reads queries from conn until it is closed. The common queries
-// are answered on this goroutine from wire bytes with no allocation; the
-// rest are unpacked and handed to handler on a goroutine of their own, as
-// miekg/dns does, so a slow answer never holds up the socket.
 // yieldEvery is how many packets a UDP reader handles between yields.
+// Under load a read always finds a packet waiting, so a reader keeps its P;
+// other goroutines (a source applying an API change, the GC) would wait
+// for the scheduler's 10 ms preemption. Yielding now and then lets them in
+// at once.
 const yieldEvery = 32
 
-func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
+// serveUDPEach reads queries from conn one at a time until it is closed.
+// The common queries are answered on this goroutine from wire bytes with
+// no allocation; the rest are unpacked and handed to handler on a goroutine
+// of their own, as miekg/dns does, so a slow answer never holds up the
+// socket. On Linux serveUDP reads and writes in batches instead
+// (udp_linux.go); this is the loop elsewhere.
+func serveUDPEach(conn *net.UDPConn, handler mdns.Handler) error {
 	fast, _ := handler.(*Handler)
 	buf := make([]byte, mdns.MaxMsgSize)
 	out := make([]byte, 0, mdns.MaxMsgSize)
 	var q wireQuery
 	for served := 0; ; served++ {
 		if served%yieldEvery == yieldEvery-1 {
-			// Under load a read always finds a packet waiting, so this loop
-			// keeps its P; other goroutines (the sources applying an API
-			// change, the GC) would wait for the scheduler's 10 ms
-			// preemption. Yielding now and then lets them in at once.
 			runtime.Gosched()
 		}
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -95,14 +97,20 @@ func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, handler md
 	w := &udpWriter{conn: conn, to: from}
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
-		formErr := make([]byte, headerLen)
-		copy(formErr, pkt[:2])
-		opcode := binary.BigEndian.Uint16(pkt[2:]) & 0x7800
-		binary.BigEndian.PutUint16(formErr[2:], flagQR|opcode|mdns.RcodeFormatError)
-		w.Write(formErr)
+		w.Write(formErr(pkt))
 		return
 	}
 	handler.ServeDNS(w, req)
+}
+
+// formErr is the FORMERR answer to a query that cannot be read: its ID and
+// opcode, no sections. pkt must hold a header.
+func formErr(pkt []byte) []byte {
+	var b [headerLen]byte
+	copy(b[:], pkt[:2])
+	opcode := binary.BigEndian.Uint16(pkt[2:]) & 0x7800
+	binary.BigEndian.PutUint16(b[2:], flagQR|opcode|mdns.RcodeFormatError)
+	return b[:]
 }
 
 // udpWriter is the mdns.ResponseWriter for one UDP query.
