@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -66,9 +67,7 @@ func newUDPBatcher(conn *net.UDPConn) *udpBatcher {
 }
 
 // read waits for queries and returns how many it took.
-func (b *udpBatcher) read(rc interface {
-	Read(func(uintptr) bool) error
-}) (int, error) {
+func (b *udpBatcher) read(rc syscall.RawConn) (int, error) {
 	for i := range b.in {
 		b.inIov[i].SetLen(udpQuerySize)
 		b.in[i].hdr.Namelen = uint32(unsafe.Sizeof(b.from[i]))
@@ -114,9 +113,7 @@ func (b *udpBatcher) reply(i int, resp []byte) {
 
 // flush sends the queued answers. A message the kernel refuses (say, to an
 // unreachable address) is dropped, as a failed write of one answer was.
-func (b *udpBatcher) flush(rc interface {
-	Write(func(uintptr) bool) error
-}) {
+func (b *udpBatcher) flush(rc syscall.RawConn) {
 	sent := 0
 	for sent < b.nOut {
 		err := rc.Write(func(fd uintptr) bool {
