@@ -50,11 +50,19 @@ type udpBatcher struct {
 	outIov [udpBatch]unix.Iovec
 	wire   []byte // the answers of one batch, back to back
 	nOut   int
+
+	// State of the system calls in flight, and the calls themselves as
+	// func values made once: a closure handed to RawConn.Read or Write
+	// escapes, and made per batch it would allocate per batch.
+	got, sent  int
+	errno      unix.Errno
+	recv, send func(fd uintptr) bool
 }
 
 func newUDPBatcher(conn *net.UDPConn) *udpBatcher {
 	b := &udpBatcher{conn: conn, bufs: make([]byte, udpBatch*udpQuerySize),
 		wire: make([]byte, 0, udpBatch*advertisedUDPSize)}
+	b.recv, b.send = b.recvmmsg, b.sendmmsg
 	for i := range b.in {
 		b.inIov[i].Base = &b.bufs[i*udpQuerySize]
 		b.in[i].hdr.Name = (*byte)(unsafe.Pointer(&b.from[i]))
@@ -73,20 +81,22 @@ func (b *udpBatcher) read(rc syscall.RawConn) (int, error) {
 		b.in[i].hdr.Namelen = uint32(unsafe.Sizeof(b.from[i]))
 		b.in[i].hdr.Flags = 0
 	}
-	var got int
-	var serr error
-	err := rc.Read(func(fd uintptr) bool {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), udpBatch, 0, 0, 0)
-		if errno == unix.EAGAIN || errno == unix.EINTR {
-			return false // wait until the socket is readable
-		}
-		if errno != 0 {
-			serr = errno
-		}
-		got = int(n)
-		return true
-	})
-	return got, errors.Join(err, serr)
+	b.got, b.errno = 0, 0
+	err := rc.Read(b.recv)
+	if b.errno != 0 {
+		return 0, errors.Join(err, b.errno)
+	}
+	return b.got, err
+}
+
+// recvmmsg is what read runs on the socket, as RawConn.Read asks.
+func (b *udpBatcher) recvmmsg(fd uintptr) bool {
+	n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), udpBatch, 0, 0, 0)
+	if errno == unix.EAGAIN || errno == unix.EINTR {
+		return false // wait until the socket is readable
+	}
+	b.got, b.errno = int(n), errno
+	return true
 }
 
 // query returns query i of the last read and whether it arrived whole.
@@ -114,28 +124,30 @@ func (b *udpBatcher) reply(i int, resp []byte) {
 // flush sends the queued answers. A message the kernel refuses (say, to an
 // unreachable address) is dropped, as a failed write of one answer was.
 func (b *udpBatcher) flush(rc syscall.RawConn) {
-	sent := 0
-	for sent < b.nOut {
-		err := rc.Write(func(fd uintptr) bool {
-			for sent < b.nOut {
-				n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[sent])), uintptr(b.nOut-sent), 0, 0, 0)
-				switch {
-				case errno == unix.EAGAIN:
-					return false // wait until the socket is writable
-				case errno == unix.EINTR:
-				case errno != 0:
-					sent++ // the first message failed: drop it
-				default:
-					sent += int(n)
-				}
-			}
-			return true
-		})
-		if err != nil {
+	b.sent = 0
+	for b.sent < b.nOut {
+		if rc.Write(b.send) != nil {
 			break // closed
 		}
 	}
 	b.nOut, b.wire = 0, b.wire[:0]
+}
+
+// sendmmsg is what flush runs on the socket, as RawConn.Write asks.
+func (b *udpBatcher) sendmmsg(fd uintptr) bool {
+	for b.sent < b.nOut {
+		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.out[b.sent])), uintptr(b.nOut-b.sent), 0, 0, 0)
+		switch {
+		case errno == unix.EAGAIN:
+			return false // wait until the socket is writable
+		case errno == unix.EINTR:
+		case errno != 0:
+			b.sent++ // the first message failed: drop it
+		default:
+			b.sent += int(n)
+		}
+	}
+	return true
 }
 
 // sender is the address query i came from, for the general path.
