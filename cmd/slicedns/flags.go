@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query (costly under load)")
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 5*time.Second, "how long to wait for the first sync before opening the DNS listener (names get SERVFAIL until synced)")
 	fs.DurationVar(&c.lameduck, "lameduck", 5*time.Second, "on SIGTERM, keep answering this long while /readyz reports 503")
-	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address")
+	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address (and sample allocations for heap profiles, which costs ~1.5 MB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n       slicedns explain [flags] NAME   (slicedns explain -h)\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")

@@ -51,6 +51,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	defer log.Sync()
 	setMemoryLimit(log)
+	sampleAllocations(cfg.pprof)
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

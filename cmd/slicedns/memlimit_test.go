@@ -107,3 +107,23 @@ func TestTuneGC(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestSampleAllocations(t *testing.T) {
+	defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+	t.Setenv("GODEBUG", "")
+	runtime.MemProfileRate = 512 * 1024
+	sampleAllocations(true)
+	if runtime.MemProfileRate != 512*1024 {
+		t.Errorf("with --pprof the rate became %d", runtime.MemProfileRate)
+	}
+	sampleAllocations(false)
+	if runtime.MemProfileRate != 0 {
+		t.Errorf("without --pprof the rate is %d, want 0", runtime.MemProfileRate)
+	}
+	runtime.MemProfileRate = 1
+	t.Setenv("GODEBUG", "memprofilerate=1")
+	sampleAllocations(false)
+	if runtime.MemProfileRate != 1 {
+		t.Errorf("GODEBUG's memprofilerate was overridden: %d", runtime.MemProfileRate)
+	}
+}
