@@ -30,7 +30,8 @@ const (
 //
 // A Reflector calls every method from its one goroutine (the transform too:
 // in a watch-list it fills a temporary store, whose entries are only the
-// slim kubeMeta markers transform returns). Only synced is read elsewhere.
+// keys transform returns, as cache.ExplicitKey). Only synced is read
+// elsewhere.
 type kubeStore[T zone.Service | zone.Slice] struct {
 	k    *Kube
 	kind string
@@ -43,9 +44,11 @@ type kubeStore[T zone.Service | zone.Slice] struct {
 	// served runs after a successful upsert once the store has synced.
 	served func(*T)
 
-	// versions holds the resourceVersion of every object present, by
-	// "namespace/name"; key and version share kubeMeta's one string.
+	// versions holds every object present: by its key, "namespace/name",
+	// the key followed by the object's resourceVersion, in one string the
+	// map's key is the front of.
 	versions map[string]string
+	keyBuf   []byte // to look a key up without building a string
 	synced   atomic.Bool
 }
 
@@ -83,31 +86,34 @@ func (k *Kube) sliceStore() *kubeStore[zone.Slice] {
 
 // Transformer is what the reflector applies to each object of a watch-list
 // before keeping it until the list ends: the object is applied at once and
-// only its marker is kept.
+// only its key is kept.
 func (s *kubeStore[T]) Transformer() cache.TransformFunc { return s.transform }
 
 // transform applies an API object unless its resourceVersion is the one
-// present already, and returns its kubeMeta. Anything else (a marker, a
-// tombstone) is returned as it is, which makes it idempotent as client-go
-// asks. It never fails: a transform error aborts a whole watch-list, which
-// the reflector would retry forever; an object that cannot be served is
-// skipped with a warning instead.
+// present already, and returns its key as a cache.ExplicitKey. Anything
+// else (a key, a tombstone) is returned as it is, which makes it
+// idempotent as client-go asks. It never fails: a transform error aborts a
+// whole watch-list, which the reflector would retry forever; an object that
+// cannot be served is skipped with a warning instead.
 //
 // Applying each object as it streams in is what a Replace at the end of the
 // list would do, only sooner: each is the state of a consistent snapshot
 // at least as new as what the Sink holds, and objects the snapshot lacks
-// are deleted when the list ends. Meanwhile only a marker per object waits,
-// not a converted object.
+// are deleted when the list ends. Meanwhile only a key per object waits,
+// not a converted object, and an unchanged object costs no new string.
 func (s *kubeStore[T]) transform(obj any) (any, error) {
 	m := s.meta(obj)
 	if m == nil {
 		return obj, nil
 	}
-	km := metaOf(m)
-	if v, ok := s.versions[km.key()]; !ok || v != km.GetResourceVersion() || v == "" {
-		s.apply(obj, &km, ok)
+	s.keyBuf = append(append(append(s.keyBuf[:0], m.Namespace...), '/'), m.Name...)
+	held, present := s.versions[string(s.keyBuf)]
+	if present && m.ResourceVersion != "" && held[len(s.keyBuf):] == m.ResourceVersion {
+		return cache.ExplicitKey(held[:len(s.keyBuf)]), nil
 	}
-	return &km, nil
+	km := metaOf(m)
+	s.apply(obj, &km, present)
+	return cache.ExplicitKey(km.key()), nil
 }
 
 // apply converts obj and upserts it. An object that cannot be served is
@@ -116,7 +122,7 @@ func (s *kubeStore[T]) transform(obj any) (any, error) {
 // arrives. The API server validates objects, so this takes a hand-crafted
 // or future-schema object.
 func (s *kubeStore[T]) apply(obj any, km *kubeMeta, present bool) {
-	s.versions[km.key()] = km.GetResourceVersion()
+	s.versions[km.key()] = km.s
 	event := "add"
 	if present {
 		event = "update"
@@ -197,12 +203,12 @@ func (s *kubeStore[T]) Replace(list []any, _ string) error {
 	present := make(map[string]struct{}, len(list))
 	for _, item := range list {
 		out, _ := s.transform(item)
-		km, ok := out.(*kubeMeta)
+		key, ok := out.(cache.ExplicitKey)
 		if !ok {
 			s.k.log().Error("reflector listed an object of another kind", zap.String("kind", s.kind), zap.Any("object", item))
 			continue
 		}
-		present[km.key()] = struct{}{}
+		present[string(key)] = struct{}{}
 	}
 	for key := range s.versions {
 		if _, ok := present[key]; !ok {

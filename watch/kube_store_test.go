@@ -34,8 +34,8 @@ func (f *storeFixture) events(t *testing.T, kind, event string) float64 {
 	return counterValue(t, f.k.Metrics.events.WithLabelValues(kind, event))
 }
 
-// What a watch-list keeps of each object until the list ends is its key and
-// version; the object itself is applied on arrival, once per version.
+// What a watch-list keeps of each object until the list ends is its key; the
+// object itself is applied on arrival, once per version.
 func TestKubeStoreTransformAppliesAndKeepsAMarker(t *testing.T) {
 	f := newStoreFixture()
 	s := f.k.serviceStore()
@@ -47,23 +47,25 @@ func TestKubeStoreTransformAppliesAndKeepsAMarker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	km, ok := out.(*kubeMeta)
-	if !ok || *km != newKubeMeta("prod", "web", "42") {
-		t.Fatalf("transform made %#v, want only the key and version", out)
+	if out != any(cache.ExplicitKey("prod/web")) {
+		t.Fatalf("transform made %#v, want only the key", out)
 	}
-	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(km); key != "prod/web" || err != nil {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(out); key != "prod/web" || err != nil {
 		t.Errorf("client-go's key of the marker: %q, %v", key, err)
 	}
 	if got := f.sink.take(); !slices.Equal(got, []string{"upsert Service prod/web"}) {
 		t.Errorf("sink calls %v, want the Service upserted on arrival", got)
 	}
-	if again, _ := s.transform(km); again != any(km) {
-		t.Errorf("transform is not idempotent: %v became %v", km, again)
+	if again, _ := s.transform(out); again != out {
+		t.Errorf("transform is not idempotent: %v became %v", out, again)
 	}
-	if _, _ = s.transform(svc.DeepCopy()); len(f.sink.take()) != 0 {
-		t.Error("the same resourceVersion was applied again")
+	if again, _ := s.transform(svc.DeepCopy()); len(f.sink.take()) != 0 || again != out {
+		t.Errorf("the same resourceVersion was applied again, or made %#v", again)
 	}
-	if want := map[string]string{"prod/web": "42"}; !reflect.DeepEqual(s.versions, want) {
+	if allocs := testing.AllocsPerRun(100, func() { s.transform(svc) }); allocs > 1 {
+		t.Errorf("an unchanged object cost %v allocations; want at most the boxed key", allocs)
+	}
+	if want := map[string]string{"prod/web": "prod/web42"}; !reflect.DeepEqual(s.versions, want) {
 		t.Errorf("versions %v, want %v", s.versions, want)
 	}
 
@@ -121,12 +123,12 @@ func TestKubeStoreReplace(t *testing.T) {
 	s := f.k.sliceStore()
 	f.k.stores.Store(&[]interface{ hasSynced() bool }{s})
 	f.zone.UpsertService(&zone.Service{Namespace: "ns", Name: "web", Type: zone.Headless})
-	slice := func(name, rv string, addrs ...string) *kubeMeta {
+	slice := func(name, rv string, addrs ...string) any {
 		sl := kubeSlice("ns", name, "web", addrs...)
 		sl.ResourceVersion = rv
 		sl.Annotations = map[string]string{TriggerTimeAnnotation: time.Now().Format(time.RFC3339Nano)}
 		out, _ := s.transform(sl) // as a watch-list does
-		return out.(*kubeMeta)
+		return out
 	}
 	a, b := slice("web-a", "1", "10.0.0.1"), slice("web-b", "2", "10.0.0.2")
 	if f.k.Synced() {
@@ -157,7 +159,7 @@ func TestKubeStoreReplace(t *testing.T) {
 	if got := zoneAddrs(f.zone, "web.ns.svc"); !slices.Equal(got, []string{"10.0.0.1", "10.0.0.3"}) {
 		t.Errorf("after the relist web.ns.svc = %v", got)
 	}
-	if want := map[string]string{"ns/web-a": "1", "ns/web-c": "5"}; !reflect.DeepEqual(s.versions, want) {
+	if want := map[string]string{"ns/web-a": "ns/web-a1", "ns/web-c": "ns/web-c5"}; !reflect.DeepEqual(s.versions, want) {
 		t.Errorf("versions %v, want %v", s.versions, want)
 	}
 	if n := histogramCount(t, f.reg, "slicedns_programming_duration_seconds"); n != 1 {
