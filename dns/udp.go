@@ -39,11 +39,11 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 	return conns, nil
 }
 
-// yieldEvery is how many packets a UDP reader handles between yields.
-// Under load a read always finds a packet waiting, so a reader keeps its P;
-// other goroutines (a source applying an API change, the GC) would wait
-// for the scheduler's 10 ms preemption. Yielding now and then lets them in
-// at once.
+// yieldEvery is how many packets a UDP reader handles between yields while
+// its socket never runs dry. Then a read always finds a packet waiting, so
+// the reader keeps its P; other goroutines (a source applying an API
+// change, the GC) would wait for the scheduler's 10 ms preemption. Yielding
+// now and then lets them in at once.
 const yieldEvery = 32
 
 // serveUDPEach reads queries from conn one at a time until it is closed.

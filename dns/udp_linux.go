@@ -191,7 +191,15 @@ func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
 			time.Sleep(time.Millisecond) // a transient error (e.g. ICMP): do not spin
 			continue
 		}
-		sinceYield += n
+		// Only a reader that keeps finding its socket full holds on to its
+		// P; one that drains it parks on the next read anyway, and a
+		// yield costs it far more than nothing (at 90k queries a second,
+		// yielding every 32 took a third of a core more).
+		if n < udpBatch {
+			sinceYield = 0
+		} else {
+			sinceYield += n
+		}
 		for i := range n {
 			req, whole := b.query(i)
 			if !whole {
