@@ -158,6 +158,19 @@ func (c *Cluster) stop(keepDir bool) {
 	}
 }
 
+// PIDs are the process IDs of etcd and kube-apiserver, those running.
+func (c *Cluster) PIDs() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var pids []int
+	for _, p := range []*proc{c.etcd, c.api} {
+		if p != nil && p.cmd.Process != nil {
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+	}
+	return pids
+}
+
 // StopAPIServer kills kube-apiserver (SIGKILL: connections are reset, not
 // drained) and leaves etcd running, so StartAPIServer brings back the same
 // objects.
