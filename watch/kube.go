@@ -191,7 +191,7 @@ func (k *Kube) serviceReflector(ns string, store cache.ReflectorStore) func(cont
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
 			o.LabelSelector = sel
 			w, err := client.WatchServices(ctx, ns, o)
-			return l.touching(w, err)
+			return w, l.result(err)
 		},
 	}
 	return l.run(cache.NewReflectorWithOptions(lw, &corev1.Service{}, store, cache.ReflectorOptions{Name: l.what}))
@@ -207,7 +207,7 @@ func (k *Kube) sliceReflector(ns string, store cache.ReflectorStore) func(contex
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
 			w, err := client.WatchEndpointSlices(ctx, ns, o)
-			return l.touching(w, err)
+			return w, l.result(err)
 		},
 	}
 	return l.run(cache.NewReflectorWithOptions(lw, &discoveryv1.EndpointSlice{}, store, cache.ReflectorOptions{Name: l.what}))
@@ -286,43 +286,4 @@ func (l *kubeLink) failed(err error) {
 	l.k.log().Warn("cannot list or watch; serving the last known state and retrying", zap.String("watch", l.what),
 		zap.Duration("failingFor", now.Sub(l.down)), zap.Int("suppressedErrors", l.suppressed), zap.Error(err))
 	l.logged, l.suppressed = now, 0
-}
-
-// touching notes the outcome of a watch request and makes every event of the
-// watch, bookmarks included, record contact: the API server sends a bookmark
-// about once a minute, so a quiet but healthy watch keeps the staleness
-// metric low.
-func (l *kubeLink) touching(w apiwatch.Interface, err error) (apiwatch.Interface, error) {
-	if l.result(err) != nil {
-		return w, err
-	}
-	t := &touchingWatch{Interface: w, out: make(chan apiwatch.Event), stop: make(chan struct{})}
-	go func() {
-		defer close(t.out)
-		for e := range w.ResultChan() {
-			l.k.Metrics.Touch()
-			select {
-			case t.out <- e:
-			case <-t.stop: // the reflector stopped reading
-				return
-			}
-		}
-	}()
-	return t, nil
-}
-
-type touchingWatch struct {
-	apiwatch.Interface
-	out  chan apiwatch.Event
-	stop chan struct{}
-	once sync.Once
-}
-
-func (t *touchingWatch) ResultChan() <-chan apiwatch.Event { return t.out }
-
-func (t *touchingWatch) Stop() {
-	t.once.Do(func() {
-		close(t.stop)
-		t.Interface.Stop()
-	})
 }

@@ -53,8 +53,9 @@ type kubeStore[T zone.Service | zone.Slice] struct {
 }
 
 var (
-	_ cache.TransformingStore = (*kubeStore[zone.Service])(nil)
-	_ cache.TransformingStore = (*kubeStore[zone.Slice])(nil)
+	_ cache.TransformingStore      = (*kubeStore[zone.Service])(nil)
+	_ cache.TransformingStore      = (*kubeStore[zone.Slice])(nil)
+	_ cache.ResourceVersionUpdater = (*kubeStore[zone.Slice])(nil)
 )
 
 func (k *Kube) serviceStore() *kubeStore[zone.Service] {
@@ -106,6 +107,7 @@ func (s *kubeStore[T]) transform(obj any) (any, error) {
 	if m == nil {
 		return obj, nil
 	}
+	s.k.Metrics.Touch()
 	s.keyBuf = append(append(append(s.keyBuf[:0], m.Namespace...), '/'), m.Name...)
 	held, present := s.versions[string(s.keyBuf)]
 	if present && m.ResourceVersion != "" && held[len(s.keyBuf):] == m.ResourceVersion {
@@ -220,6 +222,11 @@ func (s *kubeStore[T]) Replace(list []any, _ string) error {
 	}
 	return nil
 }
+
+// UpdateResourceVersion is called by the reflector after every watch event,
+// bookmarks included: the API server sends a bookmark about once a minute,
+// so a quiet but healthy watch keeps the staleness metric low.
+func (s *kubeStore[T]) UpdateResourceVersion(string) { s.k.Metrics.Touch() }
 
 // Resync does nothing: the Sink is level-triggered, so replaying the state
 // would only burn CPU (and no resync period is set).
