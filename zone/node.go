@@ -163,6 +163,17 @@ func (a Addrs) Contains(ip netip.Addr) bool {
 // Slice returns the addresses as a new slice.
 func (a Addrs) Slice() []netip.Addr { return slices.Collect(a.All()) }
 
+// appendAddrBytes appends ip as w bytes (4, or 16 with an IPv4 address
+// mapped), the form Addrs reads: the zone's one writer of packed addresses.
+func appendAddrBytes(dst []byte, ip netip.Addr, w int) []byte {
+	if w == 4 {
+		b := ip.As4()
+		return append(dst, b[:]...)
+	}
+	b := ip.As16()
+	return append(dst, b[:]...)
+}
+
 // SRV is the name's SRV records; Target turns each into the node it names.
 // The slice is shared: do not modify it.
 func (n Node) SRV() []SRV {

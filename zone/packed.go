@@ -84,13 +84,7 @@ func pack(s *Slice) *packedSlice {
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
 		for _, a := range e.Addresses {
-			if w == 4 {
-				b := a.As4()
-				p.addrs = append(p.addrs, b[:]...)
-			} else {
-				b := a.As16()
-				p.addrs = append(p.addrs, b[:]...)
-			}
+			p.addrs = appendAddrBytes(p.addrs, a, w)
 		}
 		tb.WriteString(e.Hostname)
 		pe := &p.eps[i]
@@ -144,10 +138,7 @@ func (p *packedSlice) addrRange(i int) (start, end int) {
 
 // addr returns address k of the slice.
 func (p *packedSlice) addr(k int) netip.Addr {
-	if p.addressType == IPv4 {
-		return netip.AddrFrom4([4]byte(p.addrs[4*k : 4*k+4]))
-	}
-	a := netip.AddrFrom16([16]byte(p.addrs[16*k : 16*k+16]))
+	a := Addrs{b: p.addrs, w: p.addrWidth()}.At(k)
 	if p.addressType == FQDN {
 		a = a.Unmap()
 	}

@@ -78,11 +78,9 @@ func (v *view) service() *Service {
 // appendAddr adds ip to the pool of its family.
 func (v *view) appendAddr(ip netip.Addr) {
 	if ip.Is4() {
-		a := ip.As4()
-		v.v4 = append(v.v4, a[:]...)
+		v.v4 = appendAddrBytes(v.v4, ip, 4)
 	} else {
-		a := ip.As16()
-		v.v6 = append(v.v6, a[:]...)
+		v.v6 = appendAddrBytes(v.v6, ip, 16)
 	}
 }
 
