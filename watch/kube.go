@@ -59,9 +59,9 @@ type Kube struct {
 
 	sinkMu  sync.Mutex // serialises Sink calls across reflectors
 	started atomic.Bool
-	// stores and batch are set before Run starts a reflector, and never
-	// change after.
-	stores      atomic.Pointer[[]interface{ hasSynced() bool }]
+	// unsynced counts the stores that have not had their first Replace;
+	// it and batch are set before Run starts a reflector.
+	unsynced    atomic.Int32
 	batch       Batcher
 	releaseOnce sync.Once
 	synced      atomic.Bool
@@ -91,11 +91,8 @@ func (k *Kube) Run(ctx context.Context) error {
 	}
 
 	var runs []func(context.Context)
-	var stores []interface{ hasSynced() bool }
 	for _, ns := range namespaces {
-		svc, sl := k.serviceStore(), k.sliceStore()
-		stores = append(stores, svc, sl)
-		runs = append(runs, k.serviceReflector(ns, svc), k.sliceReflector(ns, sl))
+		runs = append(runs, k.serviceReflector(ns, k.serviceStore()), k.sliceReflector(ns, k.sliceStore()))
 	}
 	// Hold the Sink until the initial lists are in (see Batcher), and never
 	// leave it held.
@@ -104,7 +101,7 @@ func (k *Kube) Run(ctx context.Context) error {
 		k.batch = b
 	}
 	defer k.release()
-	k.stores.Store(&stores)
+	k.unsynced.Store(int32(len(runs)))
 
 	start := time.Now()
 	k.log().Info("watching the API server", zap.Strings("namespaces", namespaces), zap.String("serviceSelector", k.LabelSelector))
@@ -133,17 +130,10 @@ func (k *Kube) Synced() bool {
 // storeSynced runs on a store's first Replace: the last one releases the
 // Sink, on the spot rather than at the next look at Synced.
 func (k *Kube) storeSynced() {
-	stores := k.stores.Load()
-	if stores == nil {
-		return
+	if k.unsynced.Add(-1) == 0 {
+		k.release()
+		k.synced.Store(true)
 	}
-	for _, s := range *stores {
-		if !s.hasSynced() {
-			return
-		}
-	}
-	k.release()
-	k.synced.Store(true)
 }
 
 // release releases the Sink if Run held it, once.

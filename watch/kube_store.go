@@ -231,5 +231,3 @@ func (s *kubeStore[T]) UpdateResourceVersion(string) { s.k.Metrics.Touch() }
 // Resync does nothing: the Sink is level-triggered, so replaying the state
 // would only burn CPU (and no resync period is set).
 func (s *kubeStore[T]) Resync() error { return nil }
-
-func (s *kubeStore[T]) hasSynced() bool { return s.synced.Load() }

@@ -121,7 +121,7 @@ func TestKubeStoreSkipsInvalid(t *testing.T) {
 func TestKubeStoreReplace(t *testing.T) {
 	f := newStoreFixture()
 	s := f.k.sliceStore()
-	f.k.stores.Store(&[]interface{ hasSynced() bool }{s})
+	f.k.unsynced.Store(1)
 	f.zone.UpsertService(&zone.Service{Namespace: "ns", Name: "web", Type: zone.Headless})
 	slice := func(name, rv string, addrs ...string) any {
 		sl := kubeSlice("ns", name, "web", addrs...)
@@ -191,7 +191,7 @@ func TestKubeStoreReleasesTheBatchWhenAllSync(t *testing.T) {
 	f.zone.Hold()
 	f.k.batch = f.zone
 	svc, sl := f.k.serviceStore(), f.k.sliceStore()
-	f.k.stores.Store(&[]interface{ hasSynced() bool }{svc, sl})
+	f.k.unsynced.Store(2)
 	w := kubeHeadless("ns", "web")
 	w.ResourceVersion = "1"
 	svc.Replace([]any{w}, "1")
