@@ -5,12 +5,8 @@ package main
 // asserts only correctness, never timing.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"math"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -111,30 +107,25 @@ func TestBenchAPIServer(t *testing.T) {
 			t.Logf("slicedns's most on this zone here: %.0f QPS (dnsperf, 8 clients, 200 in flight, 5 s)", most)
 			rate = strconv.Itoa(int(most / 2))
 		}
-		load := exec.CommandContext(ctx, perf, "-s", inst.host, "-p", inst.port, "-d", qfile, "-c", "4", "-q", "100", "-Q", rate, "-l", "120")
-		var out bytes.Buffer
-		load.Stdout, load.Stderr = &out, &out
-		if err := load.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Second)
-		procs := map[string][]int{"kube-apiserver+etcd": c.PIDs(), "slicedns": {inst.pid}, "dnsperf": {load.Process.Pid}, "bench": {os.Getpid()}}
-		before := map[string]int64{}
-		for k, pids := range procs {
-			before[k] = cpuTicks(pids)
-		}
-		began := time.Now()
-		busy := writeLatency(t, ctx, writer, inst, 200)
-		var use []string
-		for _, k := range []string{"kube-apiserver+etcd", "slicedns", "dnsperf", "bench"} {
-			use = append(use, fmt.Sprintf("%s %.2f", k, float64(cpuTicks(procs[k])-before[k])/100/time.Since(began).Seconds()))
-		}
-		// Interrupted, dnsperf prints what it sent and got.
-		load.Process.Signal(os.Interrupt)
-		load.Wait()
-		achieved := parseQPS(out.String())
+		procs := []procGroup{{"kube-apiserver+etcd", c.PIDs()}, {"slicedns", []int{inst.pid}}, {"bench", []int{os.Getpid()}}}
+		var busy string
+		achieved, cores := underLoad(t, ctx, perf, qfile, inst.host, inst.port, rate, procs, func() {
+			busy = writeLatency(t, ctx, writer, inst, 200)
+		})
 		t.Logf("API write -> answer, under load (dnsperf asked for %s QPS, achieved %.0f over its run): %s", rate, achieved, busy)
-		t.Logf("cores used meanwhile: %s", strings.Join(use, ", "))
+		t.Logf("cores used meanwhile: %s", cores)
+
+		// The control: the same load on the fixed-answer responder, which
+		// costs the machine about what slicedns does, while slicedns
+		// answers only the bench. What the API server's reply takes here
+		// is its own under that load, whoever serves the queries.
+		fixed := startFixed(t)
+		procs = append(procs, procGroup{"fixed responder", []int{fixed.pid}})
+		achieved, cores = underLoad(t, ctx, perf, qfile, fixed.host, fixed.port, rate, procs, func() {
+			busy = writeLatency(t, ctx, writer, inst, 200)
+		})
+		t.Logf("control, the same load on the fixed responder (achieved %.0f QPS): API write -> answer %s", achieved, busy)
+		t.Logf("cores used meanwhile: %s", cores)
 	} else {
 		t.Logf("dnsperf missing: no under-load figure")
 	}
@@ -242,7 +233,8 @@ func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, in
 	var took, api, delivered, answered []time.Duration
 	name := "svc-00000-0.svc-00000.ns-000.svc.cluster.local."
 	events := watchSliceEvents(t, ctx, cs, "ns-000", "svc-00000-x")
-	gcBefore, cpuBefore := metricValue(inst, "go_gc_duration_seconds_count"), metricValue(inst, "process_cpu_seconds_total")
+	m := scrape(inst)
+	gcBefore, cpuBefore := sample(m, "go_gc_duration_seconds_count"), sample(m, "process_cpu_seconds_total")
 	started := time.Now()
 	for k := 0; k < n; k++ {
 		s := benchSlice("ns-000", "svc-00000", 0, benchEndpoints)
@@ -272,8 +264,9 @@ func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, in
 		delivered, answered = append(delivered, seen-replied), append(answered, total-seen)
 	}
 	elapsed := time.Since(started)
-	gcs := metricValue(inst, "go_gc_duration_seconds_count") - gcBefore
-	cores := (metricValue(inst, "process_cpu_seconds_total") - cpuBefore) / elapsed.Seconds()
+	m = scrape(inst)
+	gcs := sample(m, "go_gc_duration_seconds_count") - gcBefore
+	cores := (sample(m, "process_cpu_seconds_total") - cpuBefore) / elapsed.Seconds()
 	for _, d := range [][]time.Duration{took, api, delivered, answered} {
 		slices.Sort(d)
 	}
@@ -331,24 +324,6 @@ func (e *sliceEvents) at(rv string, limit time.Duration) time.Time {
 	}
 }
 
-// metricValue reads one unlabelled sample from slicedns's /metrics (NaN if
-// it is missing).
-func metricValue(inst *instance, name string) float64 {
-	resp, err := http.Get("http://" + inst.httpAddr + "/metrics")
-	if err != nil {
-		return math.NaN()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, name+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return math.NaN()
-}
-
 // waitAnswer asks for name over UDP until ok accepts the answer's
 // addresses, on one socket, waiting pause between a rejected answer and the
 // next query (and 200 µs after an error, such as nothing listening yet).
@@ -400,125 +375,4 @@ func waitAnswer(t *testing.T, inst *instance, name string, qtype uint16, ok func
 		}
 	}
 	t.Fatalf("%s: no acceptable answer within %v; last %v", name, limit, last)
-}
-
-// waitQuiet waits, at most limit, until the processes together use less
-// than 5% of a core over a second, and returns how long it waited.
-func waitQuiet(t *testing.T, pids []int, limit time.Duration) time.Duration {
-	start := time.Now()
-	ticks := func() int64 { return cpuTicks(pids) }
-	for time.Since(start) < limit {
-		before := ticks()
-		time.Sleep(time.Second)
-		if ticks()-before < 5 { // clock ticks are 10 ms: under 0.05 s of CPU
-			break
-		}
-	}
-	return time.Since(start)
-}
-
-// dnsperfQPS runs dnsperf to its end and returns the QPS it reports.
-func dnsperfQPS(t *testing.T, ctx context.Context, cmd *exec.Cmd) float64 {
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v: %v\n%s", cmd, err, out)
-	}
-	return parseQPS(string(out))
-}
-
-// parseQPS reads "Queries per second:" from dnsperf's report (NaN if absent).
-func parseQPS(report string) float64 {
-	for _, l := range strings.Split(report, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Queries per second:"); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
-	}
-	return math.NaN()
-}
-
-// cpuTicks is the CPU time the processes have used, in clock ticks (10 ms).
-func cpuTicks(pids []int) (n int64) {
-	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// utime and stime are fields 14 and 15; the command name
-		// (field 2) is in parentheses and may hold spaces.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			s, _ := strconv.ParseInt(f[12], 10, 64)
-			n += u + s
-		}
-	}
-	return n
-}
-
-// heapProfile saves slicedns's heap profile to $SLICEDNS_BENCH_HEAP-<when>.pprof
-// when that variable is set, for go tool pprof.
-func heapProfile(t *testing.T, inst *instance, when string) {
-	prefix := os.Getenv("SLICEDNS_BENCH_HEAP")
-	if prefix == "" {
-		return
-	}
-	// At the first answer the heap is profiled as the last GC left it,
-	// transient objects of the load included; later after a GC.
-	gc := "1"
-	if when == "first" {
-		gc = "0"
-	}
-	resp, err := http.Get("http://" + inst.httpAddr + "/debug/pprof/heap?gc=" + gc)
-	if err != nil {
-		t.Logf("heap profile: %v", err)
-		return
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	path := prefix + "-" + when + ".pprof"
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Logf("heap profile: %v", err)
-		return
-	}
-	t.Logf("heap profile: %s", path)
-}
-
-// memory is slicedns's RSS and the Go heap's figures behind it.
-func memory(inst *instance) string {
-	out := rss(inst.pid)
-	resp, err := http.Get("http://" + inst.httpAddr + "/metrics")
-	if err != nil {
-		return out
-	}
-	resp.Body.Close()
-	stat := func(name string) string { return fmt.Sprintf("%.1f MB", metricValue(inst, name)/1e6) }
-	return fmt.Sprintf("%s; Go heap: live %s, in use %s, idle %s, released %s, next GC %s", out,
-		stat("go_memstats_heap_alloc_bytes"), stat("go_memstats_heap_inuse_bytes"), stat("go_memstats_heap_idle_bytes"),
-		stat("go_memstats_heap_released_bytes"), stat("go_memstats_next_gc_bytes"))
-}
-
-// rss reads the process's resident and peak memory from /proc.
-func rss(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return "unknown"
-	}
-	f := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(l, ":"); ok {
-			f[k] = strings.TrimSpace(v)
-		}
-	}
-	// RssFile is the binary's pages in memory; RssAnon is the heap, stacks
-	// and runtime.
-	mib := func(v string) string {
-		kb, _ := strconv.ParseFloat(strings.TrimSuffix(v, " kB"), 64)
-		return fmt.Sprintf("%.1f MiB", kb/1024)
-	}
-	kb, _ := strconv.ParseFloat(strings.TrimSuffix(f["VmRSS"], " kB"), 64)
-	return fmt.Sprintf("%s = %.1f MB (anon %s, binary %s; peak %s)", mib(f["VmRSS"]), kb*1024/1e6,
-		mib(f["RssAnon"]), mib(f["RssFile"]), mib(f["VmHWM"]))
 }
