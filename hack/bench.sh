@@ -238,20 +238,21 @@ if [ "$prof_ok" = 1 ]; then
   go tool pprof -top -nodecount=25 bin/slicedns "$profile" 2>/dev/null | sed 's/^/  /' | tee -a "$RESULTS"
   # Where the time goes, by cumulative share: the UDP read loop (which also
   # runs the allocation-free path, fastAnswer, and the sends it makes), the
-  # general (miekg/dns) path, syscalls, the GC's mark workers, zone lookups.
+  # general (miekg/dns) path, the batched sends and reads (sendmmsg and
+  # recvmmsg on Linux), the GC's mark workers, zone lookups.
   go tool pprof -top -cum -nodecount=400 bin/slicedns "$profile" 2>/dev/null | awk '
     BEGIN {
-      n = split("dns.serveUDP dns.(*Handler).fastAnswer dns.serveSlowUDP syscall.sendto syscall.recvfrom runtime.gcBgMarkWorker runtime.mallocgc zone.(*Snapshot).Lookup", want, " ")
+      n = split("dns.serveUDP dns.(*Handler).fastAnswer dns.serveSlowUDP dns.(*udpBatcher).flush dns.(*udpBatcher).read runtime.gcBgMarkWorker runtime.mallocgc zone.(*Snapshot).Lookup", want, " ")
       label["dns.serveUDP"] = "UDP read loop"; label["dns.(*Handler).fastAnswer"] = "fastAnswer"
       label["dns.serveSlowUDP"] = "general path (own goroutines)"
-      label["syscall.sendto"] = "sendto"; label["syscall.recvfrom"] = "recvfrom"
+      label["dns.(*udpBatcher).flush"] = "sendmmsg"; label["dns.(*udpBatcher).read"] = "recvmmsg"
       label["runtime.gcBgMarkWorker"] = "GC mark"; label["runtime.mallocgc"] = "malloc"
       label["zone.(*Snapshot).Lookup"] = "zone Lookup"
     }
     { for (i = 1; i <= n; i++) if (!(want[i] in got) && index($6, want[i]) && substr($6, length($6) - length(want[i]) + 1) == want[i]) got[want[i]] = $5 }
     END {
       s = ""
-      for (i = 1; i <= n; i++) s = s (i > 1 ? ", " : "") label[want[i]] " " (want[i] in got ? got[want[i]] : "n/a")
+      for (i = 1; i <= n; i++) s = s (i > 1 ? ", " : "") label[want[i]] " " (want[i] in got ? got[want[i]] : "0% (no samples)")
       print "  share of samples (cum): " s
     }' | tee -a "$RESULTS"
 else
