@@ -69,6 +69,12 @@ func memZone(b *testing.B, held bool) *zone.Zone {
 		z.Hold()
 		defer z.Release()
 	}
+	memFill(b, z)
+	return z
+}
+
+// memFill upserts the zone's Services and slices into z.
+func memFill(b *testing.B, z *zone.Zone) {
 	for i := range memServices {
 		as, asl := memObjects(i)
 		s, err := watch.ServiceFromAPI(as)
@@ -86,7 +92,20 @@ func memZone(b *testing.B, held bool) *zone.Zone {
 			b.Fatal(err)
 		}
 	}
-	return z
+}
+
+// BenchmarkRelease times Release alone after a held load of the 100k zone,
+// as at start-up: building every Service's view, and the reverse index.
+func BenchmarkRelease(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		z := zone.New()
+		z.Hold()
+		memFill(b, z)
+		runtime.GC()
+		b.StartTimer()
+		z.Release()
+	}
 }
 
 // heap returns the live heap and the heap in use (live plus what
