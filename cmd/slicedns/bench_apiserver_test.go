@@ -48,6 +48,9 @@ func TestBenchAPIServer(t *testing.T) {
 	probe := "svc-09999-9.svc-09999.ns-099.svc.cluster.local."
 	want := benchAddr(9999, 9)
 	slicednsBinary(t) // build first: the clock is for slicedns, not the compiler
+	// The bulk load leaves kube-apiserver and etcd busy for a while (their
+	// GC, compaction); a DNS server starts against one in its steady state.
+	t.Logf("waited %v for kube-apiserver and etcd to go quiet", waitQuiet(t, c.PIDs(), 30*time.Second).Round(time.Second))
 	apiTicks := cpuTicks(c.PIDs())
 	started := time.Now()
 	args := []string{"--kubeconfig", c.Kubeconfig, "--startup-timeout", "30s"}
@@ -110,25 +113,25 @@ func TestBenchAPIServer(t *testing.T) {
 			t.Logf("slicedns's most on this zone here: %.0f QPS (dnsperf, 8 clients, 200 in flight, 5 s)", most)
 			rate = strconv.Itoa(int(most / 2))
 		}
+		// The writes under load and the control take turns, 50 writes at a
+		// time, so that whatever the API server does of its own accord
+		// meanwhile (it varies from run to run) falls on both alike.
+		fixed := startFixed(t)
 		procs := []procGroup{{"kube-apiserver+etcd", c.PIDs()}, {"slicedns", []int{inst.pid}}, {"bench", []int{os.Getpid()}}}
-		var busy string
-		achieved, cores := underLoad(t, ctx, perf, qfile, inst.host, inst.port, rate, procs, func() {
-			busy = writeLatency(t, ctx, writer, inst, 200)
-		})
-		t.Logf("API write -> answer, under load (dnsperf asked for %s QPS, achieved %.0f over its run): %s", rate, achieved, busy)
-		t.Logf("cores used meanwhile: %s", cores)
-
+		t.Logf("waited %v for kube-apiserver and etcd to go quiet", waitQuiet(t, c.PIDs(), 30*time.Second).Round(time.Second))
+		loaded, control := loadRun{procs: procs}, loadRun{procs: slices.Concat(procs, []procGroup{{"fixed responder", []int{fixed.pid}}})}
+		for range 4 {
+			loaded.run(t, ctx, perf, qfile, inst.host, inst.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, 50) })
+			control.run(t, ctx, perf, qfile, fixed.host, fixed.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, 50) })
+		}
+		t.Logf("API write -> answer, under load (dnsperf asked for %s QPS, achieved %s): %s", rate, loaded.achieved(), loaded.times)
+		t.Logf("cores used meanwhile: %s", loaded.cores())
 		// The control: the same load on the fixed-answer responder, which
 		// costs the machine about what slicedns does, while slicedns
 		// answers only the bench. What the API server's reply takes here
 		// is its own under that load, whoever serves the queries.
-		fixed := startFixed(t)
-		procs = append(procs, procGroup{"fixed responder", []int{fixed.pid}})
-		achieved, cores = underLoad(t, ctx, perf, qfile, fixed.host, fixed.port, rate, procs, func() {
-			busy = writeLatency(t, ctx, writer, inst, 200)
-		})
-		t.Logf("control, the same load on the fixed responder (achieved %.0f QPS): API write -> answer %s", achieved, busy)
-		t.Logf("cores used meanwhile: %s", cores)
+		t.Logf("control, the same load on the fixed responder (achieved %s): API write -> answer %s", control.achieved(), control.times)
+		t.Logf("cores used meanwhile: %s", control.cores())
 	} else {
 		t.Logf("dnsperf missing: no under-load figure")
 	}
@@ -233,9 +236,40 @@ func benchSlice(ns, name string, i, n int) *discoveryv1.EndpointSlice {
 // trip: one is always in flight). Last come the GC cycles and CPU time
 // slicedns spent meanwhile.
 func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, n int) string {
-	var took, api, delivered, answered []time.Duration
+	return timeWrites(t, ctx, cs, inst, n).String()
+}
+
+// writeTimes are the parts of timed writes (see writeLatency) and what
+// slicedns spent meanwhile.
+type writeTimes struct {
+	took, api, delivered, answered []time.Duration
+	gcs, cpuSeconds                float64
+	elapsed                        time.Duration
+}
+
+func (w *writeTimes) add(o writeTimes) {
+	w.took, w.api = append(w.took, o.took...), append(w.api, o.api...)
+	w.delivered, w.answered = append(w.delivered, o.delivered...), append(w.answered, o.answered...)
+	w.gcs, w.cpuSeconds, w.elapsed = w.gcs+o.gcs, w.cpuSeconds+o.cpuSeconds, w.elapsed+o.elapsed
+}
+
+func (w writeTimes) String() string {
+	for _, d := range [][]time.Duration{w.took, w.api, w.delivered, w.answered} {
+		slices.Sort(d)
+	}
+	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100].Round(10 * time.Microsecond) }
+	return fmt.Sprintf("p50 %v, p90 %v, max %v (n=%d); until the API server's reply p50 %v, p90 %v; "+
+		"then until its watch delivered the event p50 %v, p90 %v; then until slicedns answered p50 %v, p90 %v; "+
+		"slicedns meanwhile: %.0f GC cycles, %.2f cores",
+		pct(w.took, 50), pct(w.took, 90), w.took[len(w.took)-1].Round(10*time.Microsecond), len(w.took), pct(w.api, 50), pct(w.api, 90),
+		pct(w.delivered, 50), pct(w.delivered, 90), pct(w.answered, 50), pct(w.answered, 90), w.gcs, w.cpuSeconds/w.elapsed.Seconds())
+}
+
+func timeWrites(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, n int) writeTimes {
+	var w writeTimes
 	name := "svc-00000-0.svc-00000.ns-000.svc.cluster.local."
 	events := watchSliceEvents(t, ctx, cs, "ns-000", "svc-00000-x")
+	defer events.stop()
 	m := scrape(inst)
 	gcBefore, cpuBefore := sample(m, "go_gc_duration_seconds_count"), sample(m, "process_cpu_seconds_total")
 	started := time.Now()
@@ -268,38 +302,31 @@ func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, in
 		if seen > total {
 			seen = total // slicedns's watch beat the bench's
 		}
-		took, api = append(took, total), append(api, replied)
-		delivered, answered = append(delivered, seen-replied), append(answered, total-seen)
+		w.took, w.api = append(w.took, total), append(w.api, replied)
+		w.delivered, w.answered = append(w.delivered, seen-replied), append(w.answered, total-seen)
 	}
-	elapsed := time.Since(started)
+	w.elapsed = time.Since(started)
 	m = scrape(inst)
-	gcs := sample(m, "go_gc_duration_seconds_count") - gcBefore
-	cores := (sample(m, "process_cpu_seconds_total") - cpuBefore) / elapsed.Seconds()
-	for _, d := range [][]time.Duration{took, api, delivered, answered} {
-		slices.Sort(d)
-	}
-	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100].Round(10 * time.Microsecond) }
-	return fmt.Sprintf("p50 %v, p90 %v, max %v (n=%d); until the API server's reply p50 %v, p90 %v; "+
-		"then until its watch delivered the event p50 %v, p90 %v; then until slicedns answered p50 %v, p90 %v; "+
-		"slicedns meanwhile: %.0f GC cycles, %.2f cores",
-		pct(took, 50), pct(took, 90), took[len(took)-1].Round(10*time.Microsecond), n, pct(api, 50), pct(api, 90),
-		pct(delivered, 50), pct(delivered, 90), pct(answered, 50), pct(answered, 90), gcs, cores)
+	w.gcs = sample(m, "go_gc_duration_seconds_count") - gcBefore
+	w.cpuSeconds = sample(m, "process_cpu_seconds_total") - cpuBefore
+	return w
 }
 
 // sliceEvents records when a watch saw each resourceVersion of one slice.
 type sliceEvents struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
+	stop func() // ends the watch
 }
 
 func watchSliceEvents(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns, name string) *sliceEvents {
 	ctx, cancel := context.WithCancel(ctx)
-	t.Cleanup(cancel)
 	w, err := cs.DiscoveryV1().EndpointSlices(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	e := &sliceEvents{seen: map[string]time.Time{}}
+	e := &sliceEvents{seen: map[string]time.Time{}, stop: cancel}
 	go func() {
 		defer w.Stop()
 		for ev := range w.ResultChan() {

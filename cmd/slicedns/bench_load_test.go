@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,10 +28,19 @@ type procGroup struct {
 	pids []int
 }
 
-// underLoad runs dnsperf against host:port at rate (4 clients, 100 queries
-// in flight) while fn runs, and returns the QPS dnsperf achieved over its
-// run and the cores each of procs, and dnsperf, used during fn.
-func underLoad(t *testing.T, ctx context.Context, perf, qfile, host, port, rate string, procs []procGroup, fn func()) (float64, string) {
+// loadRun gathers rounds of timed writes under a dnsperf load.
+type loadRun struct {
+	procs  []procGroup
+	times  writeTimes
+	qps    []float64
+	ticks  []int64 // per procs, then dnsperf
+	during time.Duration
+}
+
+// run runs dnsperf against host:port at rate (4 clients, 100 queries in
+// flight) while timed runs, and adds what it measured, the QPS dnsperf
+// achieved and the CPU each process used meanwhile to r.
+func (r *loadRun) run(t *testing.T, ctx context.Context, perf, qfile, host, port, rate string, timed func() writeTimes) {
 	t.Helper()
 	load := exec.CommandContext(ctx, perf, "-s", host, "-p", port, "-d", qfile, "-c", "4", "-q", "100", "-Q", rate, "-l", "120")
 	var out bytes.Buffer
@@ -39,21 +49,42 @@ func underLoad(t *testing.T, ctx context.Context, perf, qfile, host, port, rate 
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second) // dnsperf's ramp
-	procs = append(procs, procGroup{"dnsperf", []int{load.Process.Pid}})
-	before := make([]int64, len(procs))
-	for i, g := range procs {
+	groups := append(slices.Clone(r.procs), procGroup{"dnsperf", []int{load.Process.Pid}})
+	before := make([]int64, len(groups))
+	for i, g := range groups {
 		before[i] = cpuTicks(g.pids)
 	}
 	began := time.Now()
-	fn()
-	var use []string
-	for i, g := range procs {
-		use = append(use, fmt.Sprintf("%s %.2f", g.name, float64(cpuTicks(g.pids)-before[i])/100/time.Since(began).Seconds()))
+	r.times.add(timed())
+	r.during += time.Since(began)
+	if r.ticks == nil {
+		r.ticks = make([]int64, len(groups))
+	}
+	for i, g := range groups {
+		r.ticks[i] += cpuTicks(g.pids) - before[i]
 	}
 	// Interrupted, dnsperf prints what it sent and got.
 	load.Process.Signal(os.Interrupt)
 	load.Wait()
-	return parseQPS(out.String()), strings.Join(use, ", ")
+	r.qps = append(r.qps, parseQPS(out.String()))
+}
+
+// achieved is the QPS dnsperf reported in each round.
+func (r *loadRun) achieved() string {
+	var q []string
+	for _, v := range r.qps {
+		q = append(q, fmt.Sprintf("%.0f", v))
+	}
+	return strings.Join(q, "/") + " QPS in its rounds"
+}
+
+// cores is the CPU each process used while the writes were timed.
+func (r *loadRun) cores() string {
+	var use []string
+	for i, g := range append(slices.Clone(r.procs), procGroup{"dnsperf", nil}) {
+		use = append(use, fmt.Sprintf("%s %.2f", g.name, float64(r.ticks[i])/100/r.during.Seconds()))
+	}
+	return strings.Join(use, ", ")
 }
 
 // fixedResponder is a running hack/bench/fixed.
