@@ -387,30 +387,10 @@ func (w *Snapshot) reindexPTRs(changes []viewChange) {
 		isGone = func(v *view) bool { _, ok := set[v]; return ok }
 	}
 	parts := (count + ptrChunk - 1) / ptrChunk
-	// Which parts each change has addresses in, so that each part walks
-	// only those views. A Service's addresses mostly fall in a few
-	// buckets, so the views are walked about twice in all instead of once
-	// per part (Release of 100k endpoints: 111 -> 67 ms); when every view
-	// has addresses in every part, the marking is one walk more.
-	var in []uint64
-	if parts > 1 && parts <= 64 {
-		in = make([]uint64, len(changes))
-		for i, c := range changes {
-			mark := func(ip netip.Addr, _ Node) {
-				k, _ := ptrKey(ip)
-				in[i] |= 1 << ptrPart(k, parts)
-			}
-			c.old.eachPTR(mark)
-			c.new.eachPTR(mark)
-		}
-	}
 	ptrs := make([]ptrChange, 0, min(count, ptrChunk+ptrChunk/4))
 	for part := range parts {
 		ptrs = ptrs[:0]
-		for i, c := range changes {
-			if in != nil && in[i]&(1<<part) == 0 {
-				continue
-			}
+		for _, c := range changes {
 			c.old.eachPTR(func(ip netip.Addr, _ Node) {
 				if k, low := ptrKey(ip); ptrPart(k, parts) == part {
 					ptrs = append(ptrs, ptrChange{k, low, Node{}})
