@@ -116,7 +116,7 @@ func TestBenchAPIServer(t *testing.T) {
 		// uses, unless SLICEDNS_BENCH_LOAD_QPS names a rate.
 		rate := os.Getenv("SLICEDNS_BENCH_LOAD_QPS")
 		if rate == "" {
-			most := dnsperfQPS(t, ctx, exec.CommandContext(ctx, perf, "-s", inst.host, "-p", inst.port, "-d", qfile, "-c", "8", "-q", "200", "-l", "5"))
+			most := dnsperfQPS(t, exec.CommandContext(ctx, perf, "-s", inst.host, "-p", inst.port, "-d", qfile, "-c", "8", "-q", "200", "-l", "5"))
 			t.Logf("slicedns's most on this zone here: %.0f QPS (dnsperf, 8 clients, 200 in flight, 5 s)", most)
 			rate = strconv.Itoa(int(most / 2))
 		}

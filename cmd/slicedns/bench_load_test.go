@@ -123,7 +123,7 @@ func startFixed(t *testing.T) fixedResponder {
 }
 
 // dnsperfQPS runs dnsperf to its end and returns the QPS it reports.
-func dnsperfQPS(t *testing.T, ctx context.Context, cmd *exec.Cmd) float64 {
+func dnsperfQPS(t *testing.T, cmd *exec.Cmd) float64 {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %v\n%s", cmd, err, out)
