@@ -278,7 +278,7 @@ for pkg in ./zone ./dns; do
   fi
 done
 
-# --- 6. kube-apiserver (hook) ------------------------------------------------------------
+# --- 6. kube-apiserver ------------------------------------------------------------------
 # The real kube-apiserver part (start -> first answer with 100k endpoints,
 # RSS through a relist, API write -> answer latency idle, under half of
 # slicedns's maximum load, and the same load on the fixed responder as a
