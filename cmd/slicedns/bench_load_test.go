@@ -33,7 +33,8 @@ type loadRun struct {
 	procs  []procGroup
 	times  writeTimes
 	qps    []float64
-	ticks  []int64 // per procs, then dnsperf
+	names  []string // of procs, then dnsperf
+	ticks  []int64  // CPU per names
 	during time.Duration
 }
 
@@ -59,6 +60,9 @@ func (r *loadRun) run(t *testing.T, ctx context.Context, perf, qfile, host, port
 	r.during += time.Since(began)
 	if r.ticks == nil {
 		r.ticks = make([]int64, len(groups))
+		for _, g := range groups {
+			r.names = append(r.names, g.name)
+		}
 	}
 	for i, g := range groups {
 		r.ticks[i] += cpuTicks(g.pids) - before[i]
@@ -81,8 +85,8 @@ func (r *loadRun) achieved() string {
 // cores is the CPU each process used while the writes were timed.
 func (r *loadRun) cores() string {
 	var use []string
-	for i, g := range append(slices.Clone(r.procs), procGroup{"dnsperf", nil}) {
-		use = append(use, fmt.Sprintf("%s %.2f", g.name, float64(r.ticks[i])/100/r.during.Seconds()))
+	for i, name := range r.names {
+		use = append(use, fmt.Sprintf("%s %.2f", name, float64(r.ticks[i])/100/r.during.Seconds()))
 	}
 	return strings.Join(use, ", ")
 }
@@ -167,11 +171,10 @@ func cpuTicks(pids []int) (n int64) {
 // than 5% of a core over a second, and returns how long it waited.
 func waitQuiet(t *testing.T, pids []int, limit time.Duration) time.Duration {
 	start := time.Now()
-	ticks := func() int64 { return cpuTicks(pids) }
 	for time.Since(start) < limit {
-		before := ticks()
+		before := cpuTicks(pids)
 		time.Sleep(time.Second)
-		if ticks()-before < 5 { // clock ticks are 10 ms: under 0.05 s of CPU
+		if cpuTicks(pids)-before < 5 { // clock ticks are 10 ms: under 0.05 s of CPU
 			break
 		}
 	}
