@@ -30,12 +30,13 @@ type procGroup struct {
 
 // loadRun gathers rounds of timed writes under a dnsperf load.
 type loadRun struct {
-	procs  []procGroup
-	times  writeTimes
-	qps    []float64
-	names  []string // of procs, then dnsperf
-	ticks  []int64  // CPU per names
-	during time.Duration
+	procs   []procGroup
+	times   writeTimes
+	qps     []float64
+	latency []time.Duration // dnsperf's average, per round
+	names   []string        // of procs, then dnsperf
+	ticks   []int64         // CPU per names
+	during  time.Duration
 }
 
 // run runs dnsperf against host:port at rate (4 clients, 100 queries in
@@ -70,16 +71,18 @@ func (r *loadRun) run(t *testing.T, ctx context.Context, perf, qfile, host, port
 	// Interrupted, dnsperf prints what it sent and got.
 	load.Process.Signal(os.Interrupt)
 	load.Wait()
-	r.qps = append(r.qps, parseQPS(out.String()))
+	r.qps, r.latency = append(r.qps, parseQPS(out.String())), append(r.latency, parseLatency(out.String()))
 }
 
-// achieved is the QPS dnsperf reported in each round.
+// achieved is the QPS and the average latency dnsperf reported in each
+// round: the latency is the server's under that load, as a client sees it.
 func (r *loadRun) achieved() string {
-	var q []string
-	for _, v := range r.qps {
+	var q, l []string
+	for i, v := range r.qps {
 		q = append(q, fmt.Sprintf("%.0f", v))
+		l = append(l, fmt.Sprintf("%.2f", r.latency[i].Seconds()*1000))
 	}
-	return strings.Join(q, "/") + " QPS in its rounds"
+	return strings.Join(q, "/") + " QPS in its rounds, average latency " + strings.Join(l, "/") + " ms"
 }
 
 // cores is the CPU each process used while the writes were timed.
@@ -136,12 +139,24 @@ func dnsperfQPS(t *testing.T, cmd *exec.Cmd) float64 {
 }
 
 // parseQPS reads "Queries per second:" from dnsperf's report (NaN if absent).
-func parseQPS(report string) float64 {
+func parseQPS(report string) float64 { return dnsperfFigure(report, "Queries per second:") }
+
+// parseLatency reads the average latency from dnsperf's report, which
+// follows the label in seconds with the minimum and maximum after it:
+// "Average Latency (s):  0.000171 (min 0.000013, max 0.004325)".
+func parseLatency(report string) time.Duration {
+	return time.Duration(dnsperfFigure(report, "Average Latency (s):") * float64(time.Second))
+}
+
+// dnsperfFigure reads the number after label in dnsperf's report (NaN if
+// absent).
+func dnsperfFigure(report, label string) float64 {
 	for _, l := range strings.Split(report, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "Queries per second:"); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), label); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				if n, err := strconv.ParseFloat(f[0], 64); err == nil {
+					return n
+				}
 			}
 		}
 	}
