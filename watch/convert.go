@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,9 +80,10 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		Name:      s.Name,
 		Service:   s.Labels[discoveryv1.LabelServiceName],
 	}
-	what := "endpointslice " + out.Namespace + "/" + s.Name
+	// Built only for an error: most slices need none.
+	what := func() string { return "endpointslice " + out.Namespace + "/" + s.Name }
 	if out.Service == "" {
-		return nil, fmt.Errorf("%s: %w", what, ErrNoServiceName)
+		return nil, fmt.Errorf("%s: %w", what(), ErrNoServiceName)
 	}
 	switch s.AddressType {
 	case discoveryv1.AddressTypeIPv4:
@@ -91,7 +93,7 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 	case discoveryv1.AddressTypeFQDN:
 		out.AddressType = zone.FQDN
 	default:
-		return nil, fmt.Errorf("%s: unknown addressType %q", what, s.AddressType)
+		return nil, fmt.Errorf("%s: unknown addressType %q", what(), s.AddressType)
 	}
 	if t, ok := s.Annotations[TriggerTimeAnnotation]; ok {
 		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil {
@@ -111,12 +113,21 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 			port.Protocol = protocol(*p.Protocol)
 		}
 		if err := checkPort(*p.Port); err != nil {
-			return nil, fmt.Errorf("%s: port %q: %w", what, port.Name, err)
+			return nil, fmt.Errorf("%s: port %q: %w", what(), port.Name, err)
 		}
 		port.Port = uint16(*p.Port)
 		out.Ports = append(out.Ports, port)
 	}
 	out.Endpoints = make([]zone.Endpoint, 0, len(s.Endpoints))
+	// The endpoints' addresses share one array, made to measure.
+	var addrs []netip.Addr
+	if out.AddressType != zone.FQDN {
+		n := 0
+		for i := range s.Endpoints {
+			n += len(s.Endpoints[i].Addresses)
+		}
+		addrs = make([]netip.Addr, 0, n)
+	}
 	for i, e := range s.Endpoints {
 		ready := e.Conditions.Ready == nil || *e.Conditions.Ready
 		ep := zone.Endpoint{
@@ -143,9 +154,12 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 			for _, a := range e.Addresses {
 				ip, err := netip.ParseAddr(a)
 				if err != nil {
-					return nil, fmt.Errorf("%s: endpoint %d: %q is not an IP address", what, i, a)
+					return nil, fmt.Errorf("%s: endpoint %d: %q is not an IP address", what(), i, a)
 				}
-				ep.Addresses = append(ep.Addresses, ip)
+				addrs = append(addrs, ip)
+			}
+			if len(e.Addresses) > 0 {
+				ep.Addresses = addrs[len(addrs)-len(e.Addresses) : len(addrs) : len(addrs)]
 			}
 		}
 		out.Endpoints = append(out.Endpoints, ep)
@@ -205,6 +219,7 @@ func intern(s string) string {
 	if interned.m == nil || len(interned.m) >= maxInterned {
 		interned.m = make(map[string]string)
 	}
+	s = strings.Clone(s) // s may be a part of a larger string (compactSlices)
 	interned.m[s] = s
 	return s
 }
