@@ -169,8 +169,17 @@ func (k *Kube) log() *zap.Logger {
 	return k.Logger
 }
 
+// compactClient is the Client the reflectors use: Client's compact variant
+// if it has one (NewClient's has).
+func (k *Kube) compactClient() Client {
+	if c, ok := k.Client.(compactClient); ok {
+		return c.compactObjects()
+	}
+	return k.Client
+}
+
 func (k *Kube) serviceReflector(ns string, store cache.ReflectorStore) func(context.Context) {
-	client, sel := k.Client, k.LabelSelector
+	client, sel := k.compactClient(), k.LabelSelector
 	l := k.newLink("services", ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
@@ -188,7 +197,7 @@ func (k *Kube) serviceReflector(ns string, store cache.ReflectorStore) func(cont
 }
 
 func (k *Kube) sliceReflector(ns string, store cache.ReflectorStore) func(context.Context) {
-	client := k.Client
+	client := k.compactClient()
 	l := k.newLink("endpointslices", ns)
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {

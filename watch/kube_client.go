@@ -98,6 +98,16 @@ func NewClient(cfg *rest.Config) (Client, error) {
 	if rc.discovery, err = newREST("/apis", discoveryv1.SchemeGroupVersion); err != nil {
 		return nil, fmt.Errorf("watch: client config: %w", err)
 	}
+	// The same again, decoding compactly, for Kube's reflectors.
+	c.NegotiatedSerializer = newCompactSerializer(c.NegotiatedSerializer)
+	compact := &restClient{params: rc.params}
+	rc.compact = compact
+	if compact.core, err = newREST("/api", corev1.SchemeGroupVersion); err != nil {
+		return nil, fmt.Errorf("watch: client config: %w", err)
+	}
+	if compact.discovery, err = newREST("/apis", discoveryv1.SchemeGroupVersion); err != nil {
+		return nil, fmt.Errorf("watch: client config: %w", err)
+	}
 	return rc, nil
 }
 
@@ -105,6 +115,25 @@ func NewClient(cfg *rest.Config) (Client, error) {
 type restClient struct {
 	core, discovery *rest.RESTClient
 	params          runtime.ParameterCodec
+	// compact is the same over clients that decode compactly (see
+	// compactObjects); nil in compact itself.
+	compact *restClient
+}
+
+// compactClient is a Client that can also list and watch Services and
+// EndpointSlices decoded compactly: Kube's reflectors use that when their
+// Client offers it.
+type compactClient interface {
+	compactObjects() Client
+}
+
+var _ compactClient = (*restClient)(nil)
+
+func (c *restClient) compactObjects() Client {
+	if c.compact == nil {
+		return c
+	}
+	return c.compact
 }
 
 func (c *restClient) ListServices(ctx context.Context, ns string, opts metav1.ListOptions) (*corev1.ServiceList, error) {
