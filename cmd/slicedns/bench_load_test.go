@@ -257,9 +257,12 @@ func heapProfile(t *testing.T, inst *instance, when string) {
 func memory(inst *instance) string {
 	m := scrape(inst)
 	stat := func(name string) string { return fmt.Sprintf("%.1f MB", sample(m, name)/1e6) }
-	return fmt.Sprintf("%s; Go heap: live %s, in use %s, idle %s, released %s, next GC %s", rss(inst.pid),
+	// What was allocated and how many GC cycles ran since the start do not
+	// depend on how busy the machine is, as CPU seconds do.
+	return fmt.Sprintf("%s; Go heap: live %s, in use %s, idle %s, released %s, next GC %s; since start %s allocated, %.0f GC cycles", rss(inst.pid),
 		stat("go_memstats_heap_alloc_bytes"), stat("go_memstats_heap_inuse_bytes"), stat("go_memstats_heap_idle_bytes"),
-		stat("go_memstats_heap_released_bytes"), stat("go_memstats_next_gc_bytes"))
+		stat("go_memstats_heap_released_bytes"), stat("go_memstats_next_gc_bytes"),
+		stat("go_memstats_alloc_bytes_total"), sample(m, "go_gc_duration_seconds_count"))
 }
 
 // rss reads the process's resident and peak memory from /proc.
