@@ -50,12 +50,16 @@ func run(args []string, stderr io.Writer) int {
 		return 2
 	}
 	defer log.Sync()
-	setMemoryLimit(log)
+	memCeiling, userLimit := setMemoryLimit(log)
 	sampleAllocations(cfg.pprof)
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log); err != nil {
+	var follow *memFollower
+	if !userLimit {
+		follow = &memFollower{ceiling: memCeiling}
+	}
+	if err := serve(ctx, cfg, log, follow); err != nil {
 		log.Error("exiting", zap.Error(err))
 		fmt.Fprintf(stderr, "slicedns: %v\n", err)
 		return 1
@@ -69,7 +73,9 @@ type source interface {
 	Synced() bool
 }
 
-func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
+// serve runs slicedns until ctx is done; follow, if not nil, is given the
+// source's Synced and keeps the memory limit (see tidyMemory).
+func serve(ctx context.Context, cfg *config, log *zap.Logger, follow *memFollower) error {
 	gcAfterSync := tuneGC() // before the source loads anything
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -86,7 +92,10 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger) error {
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
 	go gcAfterSync(srcCtx, src.Synced)
-	go tidyMemory(srcCtx)
+	if follow != nil {
+		follow.synced = src.Synced
+	}
+	go tidyMemory(srcCtx, follow)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
 
 	var draining atomic.Bool

@@ -127,3 +127,60 @@ func TestSampleAllocations(t *testing.T) {
 		t.Errorf("GODEBUG's memprofilerate was overridden: %d", runtime.MemProfileRate)
 	}
 }
+
+func TestFollowLimit(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		name                  string
+		quiet, inUse, ceiling uint64
+		want                  uint64
+	}{
+		{"a tenth over the quiet footprint", 40 * mib, 30 * mib, 0, 44 * mib},
+		{"at least the minimum headroom", 10 * mib, 5 * mib, 0, 10*mib + followMinHeadroom},
+		{"growth that lasts raises it", 40 * mib, 50 * mib, 0, 55 * mib},
+		{"the cgroup's limit caps it", 40 * mib, 30 * mib, 42 * mib, 42 * mib},
+		{"even when in use is over it", 40 * mib, 60 * mib, 42 * mib, 42 * mib},
+	} {
+		if got := followLimit(c.quiet, c.inUse, c.ceiling); got != c.want {
+			t.Errorf("%s: followLimit(%d, %d, %d) = %d MiB, want %d MiB", c.name, c.quiet, c.inUse, c.ceiling, got/mib, c.want/mib)
+		}
+	}
+}
+
+// Once synced, the tidier keeps the runtime's memory limit a little above
+// the quiet footprint, raises it when more stays in use, and leaves it
+// alone before the sync.
+func TestMemTidierFollowsTheFootprint(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	var synced atomic.Bool
+	follow := &memFollower{synced: synced.Load}
+	tidy := newMemTidier()
+	tidy.follow = follow
+	before := debug.SetMemoryLimit(-1)
+	debug.FreeOSMemory()
+	tidy.tick()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("the limit moved to %d before the sync", got)
+	}
+
+	synced.Store(true)
+	footprint := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64() - s[1].Value.Uint64()
+	}
+	tidy.tick()
+	limit := uint64(debug.SetMemoryLimit(-1))
+	if fp := footprint(); limit != follow.limit || limit < fp || limit > fp+max(fp/10, followMinHeadroom)+1<<20 {
+		t.Fatalf("limit %d MiB for a footprint of %d MiB", limit>>20, fp>>20)
+	}
+	for range 40 {
+		live = append(live, make([]byte, 1<<20))
+	}
+	tidy.tick()
+	if got := uint64(debug.SetMemoryLimit(-1)); got < limit+40<<20 {
+		t.Errorf("with 40 MiB more in use the limit went from %d to %d MiB", limit>>20, got>>20)
+	}
+	live = nil
+}
