@@ -26,7 +26,9 @@ type fakeAPIServer struct {
 	requests chan string
 }
 
-func newFakeAPIServer(t *testing.T) *httptest.Server {
+// clientScheme registers what NewClient's scheme does: the meta types, v1
+// and discovery/v1.
+func clientScheme(t testing.TB) *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	metav1.AddToGroupVersion(scheme, metav1.SchemeGroupVersion)
 	if err := corev1.AddToScheme(scheme); err != nil {
@@ -35,7 +37,11 @@ func newFakeAPIServer(t *testing.T) *httptest.Server {
 	if err := discoveryv1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeAPIServer{t: t, codecs: serializer.NewCodecFactory(scheme), requests: make(chan string, 10)}
+	return scheme
+}
+
+func newFakeAPIServer(t *testing.T) *httptest.Server {
+	f := &fakeAPIServer{t: t, codecs: serializer.NewCodecFactory(clientScheme(t)), requests: make(chan string, 10)}
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return srv
