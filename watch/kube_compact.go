@@ -136,14 +136,24 @@ func newCompactSerializer(n runtime.NegotiatedSerializer) compactSerializer {
 
 func (n compactSerializer) SupportedMediaTypes() []runtime.SerializerInfo { return n.infos }
 
-// protobufEnvelope unwraps the runtime.Unknown around a protobuf object:
-// its raw bytes and kind. ok is false for anything else, including an
-// encoded (compressed) object.
+// compactKinds are the kinds compactObjects decodes, with the apiVersion
+// their envelope names.
+var compactKinds = []struct {
+	apiVersion string
+	gvk        schema.GroupVersionKind
+}{
+	{"v1", serviceGVK}, {"v1", serviceListGVK},
+	{"discovery.k8s.io/v1", sliceGVK}, {"discovery.k8s.io/v1", sliceListGVK},
+}
+
+// protobufEnvelope unwraps the runtime.Unknown around a protobuf object of
+// one of compactKinds: its raw bytes and kind. ok is false for anything
+// else, including an encoded (compressed) object. It allocates nothing.
 func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok bool) {
 	if !bytes.HasPrefix(data, protobufMagic) {
 		return nil, gvk, false
 	}
-	var apiVersion []byte
+	var apiVersion, kind []byte
 	err := eachField(data[len(protobufMagic):], func(num protowire.Number, typ protowire.Type, v []byte, _ int) error {
 		switch {
 		case num == unknownTypeMeta && typ == protowire.BytesType:
@@ -152,7 +162,7 @@ func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok 
 				case num == typeMetaAPIVersion && typ == protowire.BytesType:
 					apiVersion = v
 				case num == typeMetaKind && typ == protowire.BytesType:
-					gvk.Kind = string(v)
+					kind = v
 				}
 				return nil
 			})
@@ -166,12 +176,12 @@ func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok 
 	if err != nil {
 		return nil, gvk, false
 	}
-	group, version, found := bytes.Cut(apiVersion, []byte("/"))
-	if !found {
-		group, version = nil, apiVersion
+	for _, k := range compactKinds {
+		if string(apiVersion) == k.apiVersion && string(kind) == k.gvk.Kind {
+			return raw, k.gvk, true
+		}
 	}
-	gvk.Group, gvk.Version = string(group), string(version)
-	return raw, gvk, true
+	return nil, gvk, false
 }
 
 var errWireType = errors.New("protobuf: unexpected wire type")
