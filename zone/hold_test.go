@@ -21,6 +21,10 @@ func everything(s *zone.Snapshot) map[string]string {
 			}
 		}
 	}
+	// The namespaces' and the zone's empty non-terminals.
+	for _, name := range []string{"svc", "default.svc", "other.svc", "nope.svc"} {
+		out[name] = render(s, name)
+	}
 	for _, ip := range []string{"10.42.1.10", "10.42.0.12", "10.42.2.1", "2001:db8::1", "10.96.0.1", "fd00::1", "10.96.1.1", "192.168.0.10", "10.42.4.1"} {
 		var names []string
 		for _, n := range s.LookupAddr(netip.MustParseAddr(ip)) {

@@ -28,9 +28,11 @@ type Snapshot struct {
 	reverse *immutable.Map[[16]byte, *ptrBucket]
 
 	// dirty are the keys written since Hold, on the pending snapshot only;
-	// build, when set, holds its services in place of the map until Release.
-	dirty map[string]struct{}
-	build *immutable.MapBuilder[string, *entry]
+	// build, when set, holds its services in place of the map until Release,
+	// and buildNamespaces the namespaces' counts.
+	dirty           map[string]struct{}
+	build           *immutable.MapBuilder[string, *entry]
+	buildNamespaces map[string]int
 
 	serviceCount int
 	readyCount   int

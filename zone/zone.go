@@ -234,6 +234,7 @@ func (z *Zone) Hold() {
 			// Filling an empty zone, the usual case at start: the map
 			// can be built in place instead of copied on every write.
 			w.build = immutable.NewMapBuilder[string, *entry](stringHasher{})
+			w.buildNamespaces = map[string]int{}
 		}
 		z.pending = w
 	}
@@ -250,6 +251,13 @@ func (z *Zone) Release() {
 	}
 	if w.build != nil {
 		w.services, w.build = w.build.Map(), nil
+		b := immutable.NewMapBuilder[string, int](stringHasher{})
+		for ns, n := range w.buildNamespaces {
+			if n > 0 {
+				b.Set(ns, n)
+			}
+		}
+		w.namespaces, w.buildNamespaces = b.Map(), nil
 	}
 	// Entries written since Hold are not published yet: setting their view
 	// here is still building them. Views are built on every core (each
@@ -320,16 +328,23 @@ func (w *Snapshot) put(key string, old, e *entry) {
 	}
 
 	var oldView *view
+	var oldService *Service
 	if old != nil {
-		oldView = old.view
-		if old.service != nil {
-			w.countNamespace(old.service.Namespace, -1)
+		oldView, oldService = old.view, old.service
+	}
+	// A key is "namespace/name", so a Service replaced by another under it
+	// leaves the namespace's count as it was: only one that appears or goes
+	// touches it (a Set on the persistent map copies its path, ~1.5 KB,
+	// which every slice update used to pay twice).
+	if oldService == nil || e.service == nil {
+		if oldService != nil {
+			w.countNamespace(oldService.Namespace, -1)
 			w.serviceCount--
 		}
-	}
-	if e.service != nil {
-		w.countNamespace(e.service.Namespace, +1)
-		w.serviceCount++
+		if e.service != nil {
+			w.countNamespace(e.service.Namespace, +1)
+			w.serviceCount++
+		}
 	}
 	if w.dirty == nil {
 		w.reindexPTR(oldView, e.view)
@@ -337,6 +352,10 @@ func (w *Snapshot) put(key string, old, e *entry) {
 }
 
 func (w *Snapshot) countNamespace(ns string, delta int) {
+	if w.buildNamespaces != nil {
+		w.buildNamespaces[ns] += delta
+		return
+	}
 	n, _ := w.namespaces.Get(ns)
 	if n+delta <= 0 {
 		w.namespaces = w.namespaces.Delete(ns)
