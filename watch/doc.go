@@ -16,9 +16,9 @@
 //     through a [Client], which [NewClient] makes from [RESTConfig]'s config
 //     without linking in client-go's clientset and its every API group; a
 //     program that has a clientset can adapt it instead. NewClient's Client
-//     also lets Kube's reflectors decode only the fields DNS reads, which
-//     halves the garbage of a start or a relist; an adapted clientset
-//     decodes whole objects, as client-go does.
+//     also lets Kube's reflectors decode only the fields DNS reads (a start
+//     with 100,000 endpoints allocates about a fifth less); an adapted
+//     clientset decodes whole objects, as client-go does.
 //
 // Both follow the same life cycle: set the exported fields, start Run in a
 // goroutine, and report readiness with Synced, which turns true once the
