@@ -29,11 +29,12 @@ import (
 // There are no informers and no object caches: each reflector hands what it
 // decodes to a kubeStore, which converts it and calls the Sink at once,
 // keeping only each object's resourceVersion. With NewClient's Client the
-// reflectors decode only the fields DNS reads (see compactObjects). While the API server is away
-// the reflectors retry with backoff and the Sink keeps the last state; on
-// reconnect the watch resumes, or a relist applies what changed, skips what
-// did not and deletes what vanished meanwhile, so names that exist before
-// and after never stop resolving. There is no periodic resync.
+// reflectors decode only the fields DNS reads (see compactObjects). While
+// the API server is away the reflectors retry with backoff and the Sink
+// keeps the last state; on reconnect the watch resumes, or a relist applies
+// what changed, skips what did not and deletes what vanished meanwhile, so
+// names that exist before and after never stop resolving. There is no
+// periodic resync.
 //
 // Set the exported fields, then call Run once.
 type Kube struct {

@@ -75,25 +75,13 @@ type compactObjects struct{ runtime.Serializer }
 var _ runtime.Decoder = compactObjects{}
 
 func (d compactObjects) Decode(data []byte, defaults *schema.GroupVersionKind, into runtime.Object) (runtime.Object, *schema.GroupVersionKind, error) {
-	if raw, gvk, ok := protobufEnvelope(data); ok {
-		var obj runtime.Object
-		var handled bool
-		var err error
-		switch gvk {
-		case serviceGVK:
-			obj, handled, err = compactInto(into, raw, decodeService)
-		case serviceListGVK:
-			obj, handled, err = compactInto(into, raw, decodeServiceList)
-		case sliceGVK:
-			obj, handled, err = compactInto(into, raw, decodeSlice)
-		case sliceListGVK:
-			obj, handled, err = compactInto(into, raw, decodeSliceList)
-		}
+	if raw, kind, ok := protobufEnvelope(data); ok {
+		obj, handled, err := kind.decode(into, raw)
 		if err != nil {
-			return nil, &gvk, fmt.Errorf("%s: %w", gvk.Kind, err)
+			return nil, &kind.gvk, fmt.Errorf("%s: %w", kind.gvk.Kind, err)
 		}
 		if handled {
-			return obj, &gvk, nil
+			return obj, &kind.gvk, nil
 		}
 	}
 	return d.Serializer.Decode(data, defaults, into)
@@ -136,24 +124,37 @@ func newCompactSerializer(n runtime.NegotiatedSerializer) compactSerializer {
 
 func (n compactSerializer) SupportedMediaTypes() []runtime.SerializerInfo { return n.infos }
 
-// compactKinds are the kinds compactObjects decodes, with the apiVersion
-// their envelope names.
-var compactKinds = []struct {
+// compactKind is a kind compactObjects decodes: its apiVersion as the
+// envelope names it, and how to decode it into an object of its type.
+type compactKind struct {
 	apiVersion string
 	gvk        schema.GroupVersionKind
-}{
-	{"v1", serviceGVK}, {"v1", serviceListGVK},
-	{"discovery.k8s.io/v1", sliceGVK}, {"discovery.k8s.io/v1", sliceListGVK},
+	decode     func(into runtime.Object, raw []byte) (obj runtime.Object, handled bool, err error)
+}
+
+func newCompactKind[T any, PT interface {
+	*T
+	runtime.Object
+}](gvk schema.GroupVersionKind, decode func([]byte, PT) error) *compactKind {
+	return &compactKind{apiVersion: gvk.GroupVersion().String(), gvk: gvk,
+		decode: func(into runtime.Object, raw []byte) (runtime.Object, bool, error) {
+			return compactInto(into, raw, decode)
+		}}
+}
+
+var compactKinds = []*compactKind{
+	newCompactKind(serviceGVK, decodeService), newCompactKind(serviceListGVK, decodeServiceList),
+	newCompactKind(sliceGVK, decodeSlice), newCompactKind(sliceListGVK, decodeSliceList),
 }
 
 // protobufEnvelope unwraps the runtime.Unknown around a protobuf object of
 // one of compactKinds: its raw bytes and kind. ok is false for anything
 // else, including an encoded (compressed) object. It allocates nothing.
-func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok bool) {
+func protobufEnvelope(data []byte) (raw []byte, kind *compactKind, ok bool) {
 	if !bytes.HasPrefix(data, protobufMagic) {
-		return nil, gvk, false
+		return nil, nil, false
 	}
-	var apiVersion, kind []byte
+	var apiVersion, kindName []byte
 	err := eachField(data[len(protobufMagic):], func(num protowire.Number, typ protowire.Type, v []byte, _ int) error {
 		switch {
 		case num == unknownTypeMeta && typ == protowire.BytesType:
@@ -162,7 +163,7 @@ func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok 
 				case num == typeMetaAPIVersion && typ == protowire.BytesType:
 					apiVersion = v
 				case num == typeMetaKind && typ == protowire.BytesType:
-					kind = v
+					kindName = v
 				}
 				return nil
 			})
@@ -174,14 +175,14 @@ func protobufEnvelope(data []byte) (raw []byte, gvk schema.GroupVersionKind, ok 
 		return nil
 	})
 	if err != nil {
-		return nil, gvk, false
+		return nil, nil, false
 	}
 	for _, k := range compactKinds {
-		if string(apiVersion) == k.apiVersion && string(kind) == k.gvk.Kind {
-			return raw, k.gvk, true
+		if string(apiVersion) == k.apiVersion && string(kindName) == k.gvk.Kind {
+			return raw, k, true
 		}
 	}
-	return nil, gvk, false
+	return nil, nil, false
 }
 
 var errWireType = errors.New("protobuf: unexpected wire type")
