@@ -55,11 +55,7 @@ func run(args []string, stderr io.Writer) int {
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var follow *memFollower
-	if !userLimit {
-		follow = &memFollower{ceiling: memCeiling}
-	}
-	if err := serve(ctx, cfg, log, follow); err != nil {
+	if err := serve(ctx, cfg, log, memCeiling, userLimit); err != nil {
 		log.Error("exiting", zap.Error(err))
 		fmt.Fprintf(stderr, "slicedns: %v\n", err)
 		return 1
@@ -73,9 +69,10 @@ type source interface {
 	Synced() bool
 }
 
-// serve runs slicedns until ctx is done; follow, if not nil, is given the
-// source's Synced and keeps the memory limit (see tidyMemory).
-func serve(ctx context.Context, cfg *config, log *zap.Logger, follow *memFollower) error {
+// serve runs slicedns until ctx is done. Once the source is synced it keeps
+// the memory limit below memCeiling (0 for none; see tidyMemory), unless
+// userLimit says GOMEMLIMIT is the user's.
+func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64, userLimit bool) error {
 	gcAfterSync := tuneGC() // before the source loads anything
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -92,8 +89,9 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, follow *memFollowe
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- src.Run(srcCtx) }()
 	go gcAfterSync(srcCtx, src.Synced)
-	if follow != nil {
-		follow.synced = src.Synced
+	var follow *memFollower
+	if !userLimit {
+		follow = &memFollower{synced: src.Synced, ceiling: memCeiling}
 	}
 	go tidyMemory(srcCtx, follow)
 	waitSynced(ctx, src, cfg.startupTimeout, log)
