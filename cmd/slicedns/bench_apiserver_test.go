@@ -98,7 +98,7 @@ func TestBenchAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle := writeLatency(t, ctx, writer, inst, 100)
+	idle := writeLatency(t, ctx, writer, inst, c.PIDs(), 100)
 	t.Logf("API write -> answer, idle: %s", idle)
 
 	// Under load: dnsperf at a fixed rate in the background.
@@ -128,8 +128,8 @@ func TestBenchAPIServer(t *testing.T) {
 		t.Logf("waited %v for kube-apiserver and etcd to go quiet", waitQuiet(t, c.PIDs(), 30*time.Second).Round(time.Second))
 		loaded, control := loadRun{procs: procs}, loadRun{procs: slices.Concat(procs, []procGroup{{"fixed responder", []int{fixed.pid}}})}
 		for range 4 {
-			loaded.run(t, ctx, perf, qfile, inst.host, inst.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, 50) })
-			control.run(t, ctx, perf, qfile, fixed.host, fixed.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, 50) })
+			loaded.run(t, ctx, perf, qfile, inst.host, inst.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, c.PIDs(), 50) })
+			control.run(t, ctx, perf, qfile, fixed.host, fixed.port, rate, func() writeTimes { return timeWrites(t, ctx, writer, inst, c.PIDs(), 50) })
 		}
 		t.Logf("API write -> answer, under load (dnsperf asked for %s QPS, achieved %s): %s", rate, loaded.achieved(), loaded.times)
 		t.Logf("cores used meanwhile: %s", loaded.cores())
@@ -151,7 +151,7 @@ func TestBenchAPIServer(t *testing.T) {
 	if err := c.StartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after := writeLatency(t, ctx, writer, inst, 5)
+	after := writeLatency(t, ctx, writer, inst, c.PIDs(), 5)
 	t.Logf("after an API server restart (relist): write -> answer %s; RSS %s", after, memory(inst))
 	// The relist may start a little after the first write is served (the
 	// reflectors back off); RSS is read until it settles.
@@ -244,9 +244,11 @@ func benchSlice(ns, name string, i, n int) *discoveryv1.EndpointSlice {
 // on its own: under load it is most of that last part, since slicedns's
 // watch tends to get the event before the bench's and applies it in well
 // under 0.1 ms (a trace inside slicedns showed it). Last come the GC cycles
-// and CPU time slicedns spent meanwhile.
-func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, n int) string {
-	return timeWrites(t, ctx, cs, inst, n).String()
+// and CPU time slicedns spent meanwhile, and the CPU time of the processes
+// apiPIDs (kube-apiserver and etcd) per write: on a shared machine that, more
+// than anything slicedns does, sets how soon the API server can reply.
+func writeLatency(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, apiPIDs []int, n int) string {
+	return timeWrites(t, ctx, cs, inst, apiPIDs, n).String()
 }
 
 // writeTimes are the parts of timed writes (see writeLatency) and what
@@ -255,6 +257,7 @@ type writeTimes struct {
 	took, api, delivered, answered []time.Duration
 	trip                           []time.Duration // the answering query's round trip
 	gcs, cpuSeconds                float64
+	apiSeconds                     float64 // kube-apiserver's and etcd's CPU
 	elapsed                        time.Duration
 }
 
@@ -263,6 +266,7 @@ func (w *writeTimes) add(o writeTimes) {
 	w.delivered, w.answered = append(w.delivered, o.delivered...), append(w.answered, o.answered...)
 	w.trip = append(w.trip, o.trip...)
 	w.gcs, w.cpuSeconds, w.elapsed = w.gcs+o.gcs, w.cpuSeconds+o.cpuSeconds, w.elapsed+o.elapsed
+	w.apiSeconds += o.apiSeconds
 }
 
 func (w writeTimes) String() string {
@@ -272,19 +276,21 @@ func (w writeTimes) String() string {
 	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100].Round(10 * time.Microsecond) }
 	return fmt.Sprintf("p50 %v, p90 %v, max %v (n=%d); until the API server's reply p50 %v, p90 %v; "+
 		"then until its watch delivered the event p50 %v, p90 %v; then until slicedns answered p50 %v, p90 %v "+
-		"(the answering query's own round trip p50 %v, p90 %v); slicedns meanwhile: %.0f GC cycles, %.2f cores",
+		"(the answering query's own round trip p50 %v, p90 %v); slicedns meanwhile: %.0f GC cycles, %.2f cores (%.2f ms of CPU per write); "+
+		"kube-apiserver and etcd: %.2f ms of CPU per write",
 		pct(w.took, 50), pct(w.took, 90), w.took[len(w.took)-1].Round(10*time.Microsecond), len(w.took), pct(w.api, 50), pct(w.api, 90),
 		pct(w.delivered, 50), pct(w.delivered, 90), pct(w.answered, 50), pct(w.answered, 90), pct(w.trip, 50), pct(w.trip, 90),
-		w.gcs, w.cpuSeconds/w.elapsed.Seconds())
+		w.gcs, w.cpuSeconds/w.elapsed.Seconds(), w.cpuSeconds*1000/float64(len(w.took)), w.apiSeconds*1000/float64(len(w.took)))
 }
 
-func timeWrites(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, n int) writeTimes {
+func timeWrites(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst *instance, apiPIDs []int, n int) writeTimes {
 	var w writeTimes
 	name := "svc-00000-0.svc-00000.ns-000.svc.cluster.local."
 	events := watchSliceEvents(t, ctx, cs, "ns-000", "svc-00000-x")
 	defer events.stop()
 	m := scrape(inst)
 	gcBefore, cpuBefore := sample(m, "go_gc_duration_seconds_count"), sample(m, "process_cpu_seconds_total")
+	apiBefore := cpuTicks(apiPIDs)
 	started := time.Now()
 	rv := ""
 	for k := 0; k < n; k++ {
@@ -320,6 +326,7 @@ func timeWrites(t *testing.T, ctx context.Context, cs kubernetes.Interface, inst
 		w.trip = append(w.trip, time.Since(asked))
 	}
 	w.elapsed = time.Since(started)
+	w.apiSeconds = float64(cpuTicks(apiPIDs)-apiBefore) / 100
 	m = scrape(inst)
 	w.gcs = sample(m, "go_gc_duration_seconds_count") - gcBefore
 	w.cpuSeconds = sample(m, "process_cpu_seconds_total") - cpuBefore
