@@ -276,7 +276,7 @@ func (w writeTimes) String() string {
 	pct := func(d []time.Duration, p int) time.Duration { return d[(len(d)-1)*p/100].Round(10 * time.Microsecond) }
 	return fmt.Sprintf("p50 %v, p90 %v, max %v (n=%d); until the API server's reply p50 %v, p90 %v; "+
 		"then until its watch delivered the event p50 %v, p90 %v; then until slicedns answered p50 %v, p90 %v "+
-		"(the answering query's own round trip p50 %v, p90 %v); slicedns meanwhile: %.0f GC cycles, %.2f cores (%.2f ms of CPU per write); "+
+		"(the answering query's own round trip p50 %v, p90 %v); slicedns meanwhile: %.0f GC cycles, %.2f cores (%.2f ms of CPU per write, any queries it served included); "+
 		"kube-apiserver and etcd: %.2f ms of CPU per write",
 		pct(w.took, 50), pct(w.took, 90), w.took[len(w.took)-1].Round(10*time.Microsecond), len(w.took), pct(w.api, 50), pct(w.api, 90),
 		pct(w.delivered, 50), pct(w.delivered, 90), pct(w.answered, 50), pct(w.answered, 90), pct(w.trip, 50), pct(w.trip, 90),
