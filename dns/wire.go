@@ -153,8 +153,11 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	out = append(out[:0], req[:q.qend]...)
 	// fitLen and fitCount remember the longest run of whole answer records
-	// that fits, should the answer need truncating.
-	var an, ar, fitLen, fitCount int
+	// that fits, should the answer need truncating; at worst none does (a
+	// long cluster domain and long names), and the header and question go
+	// back alone with TC set.
+	var an, ar, fitCount int
+	fitLen := len(out)
 	fits := func() {
 		if len(out)+optLen <= limit {
 			fitLen, fitCount = len(out), an

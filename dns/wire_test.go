@@ -3,6 +3,7 @@ package dns
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -79,20 +80,70 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 				if err := got.Unpack(fast); err != nil {
 					t.Fatalf("%s %d: fast answer does not unpack: %v", name, qtype, err)
 				}
-				want := h.Answer(req)
-				fit(want, req, false)
-				// Compare the unpacked forms: compression differs, content must not.
-				wb, _ := want.Pack()
-				wantU := new(mdns.Msg)
-				wantU.Unpack(wb)
-				if got.String() != wantU.String() {
-					t.Errorf("%s %s edns=%d:\nfast:\n%s\ngeneral:\n%s", name, mdns.TypeToString[qtype], edns, got, wantU)
+				if want := generalAnswer(h, req); got.String() != want.String() {
+					t.Errorf("%s %s edns=%d:\nfast:\n%s\ngeneral:\n%s", name, mdns.TypeToString[qtype], edns, got, want)
 				}
 			}
 		}
 	}
 	if served < 50 || truncated == 0 {
 		t.Errorf("fast path served %d queries, %d truncated; expected it to take the common ones, truncated too", served, truncated)
+	}
+}
+
+// generalAnswer is the general path's answer to req over UDP, packed and
+// unpacked again: the form to compare a fast answer with (compression
+// differs, content must not).
+func generalAnswer(h *Handler, req *mdns.Msg) *mdns.Msg {
+	want := h.Answer(req)
+	fit(want, req, false)
+	wb, _ := want.Pack()
+	u := new(mdns.Msg)
+	u.Unpack(wb)
+	return u
+}
+
+// TestFastPathTruncatesWhenNoRecordFits: with a long cluster domain and
+// long names, not even the first SRV record fits in 512 bytes. The answer
+// is then the header and question with TC set, as on the general path; the
+// fast path used to cut the header off too and panic.
+func TestFastPathTruncatesWhenNoRecordFits(t *testing.T) {
+	domain := "k8s-production-cluster-0001.eu-west-1.internal.platform-engineering.example-company.com"
+	ns, svc := strings.Repeat("n", 61)+"a", strings.Repeat("s", 61)+"a"
+	z := zone.New()
+	if err := z.UpsertService(&zone.Service{Namespace: ns, Name: svc, Type: zone.Headless}); err != nil {
+		t.Fatal(err)
+	}
+	err := z.UpsertSlice(&zone.Slice{Namespace: ns, Name: svc + "-1", Service: svc, AddressType: zone.IPv4,
+		Ports:     []zone.Port{{Name: "http-metrics-01", Protocol: "TCP", Port: 9100}},
+		Endpoints: []zone.Endpoint{{Ready: true, Hostname: "pod-hostname-0123456789", Addresses: []netip.Addr{netip.MustParseAddr("10.1.0.1")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHandler(z, Options{Zones: []string{domain}})
+	req := new(mdns.Msg)
+	req.SetQuestion("_http-metrics-01._tcp."+svc+"."+ns+".svc."+domain+".", mdns.TypeSRV)
+	wire, err := req.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q wireQuery
+	if !parseQuery(wire, &q) {
+		t.Fatal("query not parsed")
+	}
+	fast, _, ok := h.fastAnswer(wire, &q, nil)
+	if !ok {
+		t.Fatal("the fast path declined; this test is about what it answers")
+	}
+	got := new(mdns.Msg)
+	if err := got.Unpack(fast); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Truncated || len(got.Answer) != 0 {
+		t.Errorf("want TC and no answers, got TC=%v and %d answers", got.Truncated, len(got.Answer))
+	}
+	if want := generalAnswer(h, req); got.String() != want.String() {
+		t.Errorf("fast:\n%s\ngeneral:\n%s", got, want)
 	}
 }
 
