@@ -119,6 +119,7 @@ func (h *Handler) Zones() []string {
 
 // ServeDNS answers one query.
 func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	defer h.recoverQuery(w, r)
 	start := time.Now()
 	resp := h.Answer(r)
 	if resp == nil {

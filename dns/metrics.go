@@ -15,6 +15,7 @@ type Metrics struct {
 	otherType prometheus.Counter
 	responses [24]prometheus.Counter
 	duration  prometheus.Observer
+	panics    prometheus.Counter
 }
 
 // countedTypes are the query types with a label of their own; the rest are
@@ -29,6 +30,7 @@ var countedTypes = []uint16{
 //	slicedns_dns_requests_total{type}          queries received, by query type
 //	slicedns_dns_responses_total{rcode}        responses sent, by rcode
 //	slicedns_dns_request_duration_seconds      time to answer, from request to write
+//	slicedns_dns_panics_total                  queries whose answering panicked (a bug; answered SERVFAIL)
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	req := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slicedns_dns_requests_total", Help: "DNS queries received, by query type.",
@@ -41,8 +43,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help:    "Time to answer a DNS query, from reading the request to writing the response.",
 		Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1},
 	})
-	reg.MustRegister(req, resp, dur)
-	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur}
+	panics := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_dns_panics_total",
+		Help: "Queries whose answering panicked (a bug in slicedns); each got SERVFAIL and the server went on.",
+	})
+	reg.MustRegister(req, resp, dur, panics)
+	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur, panics: panics}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
@@ -69,4 +75,10 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 		m.responses[rcode].Inc()
 	}
 	m.duration.Observe(took.Seconds())
+}
+
+func (m *Metrics) panicked() {
+	if m != nil {
+		m.panics.Inc()
+	}
 }

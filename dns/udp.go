@@ -76,7 +76,7 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler) error {
 		req := buf[:n]
 		if fast != nil && parseQuery(req, &q) {
 			start := time.Now()
-			if resp, rcode, ok := fast.fastAnswer(req, &q, out); ok {
+			if resp, rcode, ok := fast.fastAnswerGuarded(req, &q, out); ok {
 				conn.WriteToUDPAddrPort(resp, from)
 				fast.m.observe(q.qtype, rcode, time.Since(start))
 				continue

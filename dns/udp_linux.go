@@ -220,7 +220,7 @@ func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
 			}
 			if fast != nil && parseQuery(req, &q) {
 				start := time.Now()
-				if resp, rcode, ok := fast.fastAnswer(req, &q, scratch); ok {
+				if resp, rcode, ok := fast.fastAnswerGuarded(req, &q, scratch); ok {
 					b.reply(i, resp)
 					fast.m.observe(q.qtype, rcode, time.Since(start))
 					continue

@@ -1,0 +1,71 @@
+package dns
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// A panic while answering one query is a bug in slicedns, but it must not
+// take the cluster's DNS down with it: as CoreDNS does, the query gets
+// SERVFAIL, the panic is logged with its stack and counted
+// (slicedns_dns_panics_total), and every other query is served as before.
+// Handlers other than *Handler that a Server serves are not guarded, as in
+// miekg/dns.
+
+// recoverQuery is deferred by ServeDNS, for the general path over UDP and TCP.
+func (h *Handler) recoverQuery(w mdns.ResponseWriter, r *mdns.Msg) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	name := ""
+	if len(r.Question) > 0 {
+		name = r.Question[0].Name
+	}
+	h.recovered(v, name)
+	resp := new(mdns.Msg)
+	resp.SetRcode(r, mdns.RcodeServerFailure)
+	w.WriteMsg(resp)
+}
+
+// fastAnswerGuarded is fastAnswer for the UDP readers: a panic in it becomes
+// a SERVFAIL answer to that query, written into out like any answer.
+func (h *Handler) fastAnswerGuarded(req []byte, q *wireQuery, out []byte) (resp []byte, rcode int, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.recovered(v, q.name())
+			resp, rcode, ok = h.servFail(req[:q.qend], q, out), mdns.RcodeServerFailure, true
+		}
+	}()
+	return h.fastAnswer(req, q, out)
+}
+
+// servFail writes the SERVFAIL answer to the query whose header and
+// question are query into out[:0]: the question is kept, since resolvers
+// match an answer to its question, and an EDNS0 query gets our OPT back.
+func (h *Handler) servFail(query []byte, q *wireQuery, out []byte) []byte {
+	out = append(out[:0], query...)
+	flags := uint16(flagQR) | q.flags&(flagRD|flagCD) | mdns.RcodeServerFailure
+	if h.fwd != nil {
+		flags |= flagRA
+	}
+	ar := uint16(0)
+	if q.edns {
+		out = append(out, 0, byte(mdns.TypeOPT>>8), byte(mdns.TypeOPT), advertisedUDPSize>>8, advertisedUDPSize&0xff, 0, 0, 0, 0, 0, 0)
+		ar = 1
+	}
+	binary.BigEndian.PutUint16(out[2:], flags)
+	binary.BigEndian.PutUint16(out[6:], 0)
+	binary.BigEndian.PutUint16(out[8:], 0)
+	binary.BigEndian.PutUint16(out[10:], ar)
+	return out
+}
+
+func (h *Handler) recovered(v any, name string) {
+	h.m.panicked()
+	h.log.Error("panic answering a query; answered SERVFAIL", zap.String("name", name),
+		zap.String("panic", fmt.Sprint(v)), zap.Stack("stack"))
+}
