@@ -133,8 +133,15 @@ func (s *kubeStore[T]) apply(obj any, km *kubeMeta, present bool) {
 	z, err := s.convert(obj)
 	if errors.Is(err, ErrNoServiceName) {
 		// Another controller's slice, not a Service's: nothing to serve and
-		// nothing wrong, so no warning on each of its updates.
+		// nothing wrong, so no warning on each of its updates. One that
+		// lost its label has left its Service, unlike an invalid update,
+		// so what it served goes (deleting a slice never served is a no-op).
 		s.k.log().Debug("ignoring an EndpointSlice of no Service", zap.String("namespace", km.GetNamespace()), zap.String("name", km.GetName()))
+		if present {
+			s.k.sinkMu.Lock()
+			s.delete(namespaceOf(km.GetNamespace()), km.GetName())
+			s.k.sinkMu.Unlock()
+		}
 		return
 	}
 	if err == nil {

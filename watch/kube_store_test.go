@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/slicedns/slicedns/zone"
@@ -207,5 +208,41 @@ func TestKubeStoreReleasesTheBatchWhenAllSync(t *testing.T) {
 	}
 	if _, ok := f.zone.Snapshot().Service("ns", "web"); !ok {
 		t.Error("the zone was not released")
+	}
+}
+
+// A slice whose kubernetes.io/service-name label is removed has left its
+// Service: its addresses go from the Service's names, while its sibling's
+// stay. (An invalid update, by contrast, keeps the previous version.)
+func TestKubeStoreSliceThatLosesItsServiceLabelGoes(t *testing.T) {
+	f := newStoreFixture()
+	svc, sl := f.k.serviceStore(), f.k.sliceStore()
+	w := kubeHeadless("ns", "web")
+	w.ResourceVersion = "1"
+	svc.Add(w)
+	a := kubeSlice("ns", "web-a", "web", "10.0.0.1")
+	a.ResourceVersion = "2"
+	sl.Add(a)
+	b := kubeSlice("ns", "web-b", "web", "10.0.0.2")
+	b.ResourceVersion = "3"
+	sl.Add(b)
+	unlabelled := a.DeepCopy()
+	delete(unlabelled.Labels, discoveryv1.LabelServiceName)
+	unlabelled.ResourceVersion = "4"
+	sl.Update(unlabelled)
+	if got := zoneAddrs(f.zone, "web.ns.svc"); !slices.Equal(got, []string{"10.0.0.2"}) {
+		t.Errorf("after web-a lost its service-name label, web.ns.svc = %v, want [10.0.0.2]", got)
+	}
+	// Labelled again, it is back; deleted while unlabelled, nothing breaks.
+	relabelled := a.DeepCopy()
+	relabelled.ResourceVersion = "5"
+	sl.Update(relabelled)
+	if got := zoneAddrs(f.zone, "web.ns.svc"); !slices.Equal(got, []string{"10.0.0.1", "10.0.0.2"}) {
+		t.Errorf("relabelled: web.ns.svc = %v", got)
+	}
+	sl.Update(unlabelled)
+	sl.Delete(unlabelled)
+	if got := zoneAddrs(f.zone, "web.ns.svc"); !slices.Equal(got, []string{"10.0.0.2"}) {
+		t.Errorf("deleted: web.ns.svc = %v", got)
 	}
 }
