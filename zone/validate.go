@@ -48,9 +48,14 @@ func isDomain(s string) bool {
 	return true
 }
 
-// isPortName reports whether s can stand in an SRV label "_<name>": Kubernetes
-// port names are IANA service names, a stricter subset of labels.
-func isPortName(s string) bool { return isLabel(s) && len(s) <= 15 }
+// Port names stand in SRV labels "_<name>". A Service's are IANA service
+// names, at most 15 characters; an EndpointSlice's need only be DNS labels
+// (the API server checks them as such), and a slice with a longer one, from
+// a controller of its own, is served whole.
+const (
+	maxServicePortName = 15
+	maxSlicePortName   = 63
+)
 
 func validProtocol(p Protocol) bool { return p == "TCP" || p == "UDP" || p == "SCTP" }
 
@@ -82,13 +87,13 @@ func (s *Service) Validate() error {
 	default:
 		return fmt.Errorf("service %s/%s: unknown type %d", s.Namespace, s.Name, s.Type)
 	}
-	return validatePorts("service "+s.Namespace+"/"+s.Name, s.Ports)
+	return validatePorts("service "+s.Namespace+"/"+s.Name, s.Ports, maxServicePortName)
 }
 
-func validatePorts(what string, ports []Port) error {
+func validatePorts(what string, ports []Port, maxName int) error {
 	for _, p := range ports {
-		if p.Name != "" && !isPortName(p.Name) {
-			return fmt.Errorf("%s: port name %q is not a valid service name (a DNS label of at most 15 characters)", what, p.Name)
+		if p.Name != "" && (!isLabel(p.Name) || len(p.Name) > maxName) {
+			return fmt.Errorf("%s: port name %q is not a DNS label of at most %d characters", what, p.Name, maxName)
 		}
 		if !validProtocol(p.Protocol) {
 			return fmt.Errorf("%s: port %q: protocol %q is not TCP, UDP or SCTP", what, p.Name, p.Protocol)
@@ -115,7 +120,7 @@ func (s *Slice) Validate() error {
 	if s.AddressType > FQDN {
 		return fmt.Errorf("%s: unknown address type %d", what, s.AddressType)
 	}
-	if err := validatePorts(what, s.Ports); err != nil {
+	if err := validatePorts(what, s.Ports, maxSlicePortName); err != nil {
 		return err
 	}
 	for i, e := range s.Endpoints {

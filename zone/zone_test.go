@@ -144,6 +144,24 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 	}
 }
 
+// An EndpointSlice's port names need only be DNS labels, as the API server
+// checks them; a Service's are IANA service names of at most 15 characters.
+func TestSlicePortNamesUpToALabel(t *testing.T) {
+	long := strings.Repeat("m", 62) + "x"
+	z := build(t, headless("default", "svc"),
+		slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long, Protocol: "TCP", Port: 9100}}, ep("web-0", true, "10.0.0.9")))
+	if got := render(z.Snapshot(), "_"+long+"._tcp.svc.default.svc"); got != "SRV 0 100 9100 web-0.svc.default.svc" {
+		t.Errorf("SRV for a 63-character slice port name: %q", got)
+	}
+	if err := z.UpsertSlice(slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long + "y", Protocol: "TCP"}})); err == nil {
+		t.Error("a 64-character port name was accepted")
+	}
+	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
+		Ports: []zone.Port{{Name: "sixteen-chars-ab", Protocol: "TCP", Port: 1}}}); err == nil {
+		t.Error("a Service port name of 16 characters was accepted")
+	}
+}
+
 func TestZoneChanges(t *testing.T) {
 	svcA, svcB := headless("default", "a"), headless("default", "b")
 	moving := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
