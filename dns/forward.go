@@ -224,19 +224,40 @@ func (f *Forwarder) usable() (ups []*upstream, pending bool) {
 // exchange asks addr over UDP, and again over TCP when the answer is
 // truncated; if TCP then fails the truncated answer is returned, and the
 // client retries over TCP itself.
+//
+// An answer must be to the question asked: miekg/dns checks only the ID,
+// and a reply for another name (a spoofed or confused one) is an upstream
+// failure here, as in CoreDNS's forward plugin, not an answer to pass on.
 func exchange(ctx context.Context, addr string, q *mdns.Msg) (*mdns.Msg, error) {
 	q.Id = mdns.Id()
 	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize}
 	resp, _, err := c.ExchangeContext(ctx, q, addr)
+	if err == nil {
+		err = answersQuestion(q, resp)
+	}
 	if err != nil || !resp.Truncated {
 		return resp, err
 	}
 	q.Id = mdns.Id()
 	tcp := &mdns.Client{Net: "tcp"}
-	if full, _, err := tcp.ExchangeContext(ctx, q, addr); err == nil {
+	if full, _, err := tcp.ExchangeContext(ctx, q, addr); err == nil && answersQuestion(q, full) == nil {
 		return full, nil
 	}
 	return resp, nil
+}
+
+// errWrongQuestion is an upstream's reply to a question other than ours.
+var errWrongQuestion = errors.New("reply to another question")
+
+func answersQuestion(q, resp *mdns.Msg) error {
+	if len(resp.Question) != 1 {
+		return fmt.Errorf("%w: %d questions", errWrongQuestion, len(resp.Question))
+	}
+	want, got := q.Question[0], resp.Question[0]
+	if got.Qtype != want.Qtype || got.Qclass != want.Qclass || !strings.EqualFold(got.Name, want.Name) {
+		return fmt.Errorf("%w: %s %s, asked %s %s", errWrongQuestion, got.Name, mdns.TypeToString[got.Qtype], want.Name, mdns.TypeToString[want.Qtype])
+	}
+	return nil
 }
 
 // ParseUpstreams turns --upstream values into "host:port" addresses. Each

@@ -296,3 +296,50 @@ func TestParseUpstreams(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardRejectsReplyToAnotherQuestion: an upstream's reply must be to
+// the question asked. One for another name (spoofed, or a confused
+// upstream) is that upstream failing: the next one is asked, and with no
+// other, the client gets SERVFAIL rather than the records.
+func TestForwardRejectsReplyToAnotherQuestion(t *testing.T) {
+	liar := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		if r.Question[0].Name != "www.bank.example." {
+			w.WriteMsg(m) // the loop probes
+			return
+		}
+		m.Question = []mdns.Question{{Name: "evil.example.", Qtype: mdns.TypeTXT, Qclass: mdns.ClassINET}}
+		m.Answer = append(m.Answer, mustRR("www.bank.example. 86400 IN A 203.0.113.66"))
+		w.WriteMsg(m)
+	})
+	honest := startUpstream(t, answerA("192.0.2.7"))
+	for name, c := range map[string]struct {
+		ups   []string
+		rcode int
+		want  string
+	}{
+		"then an honest one": {[]string{liar.addr, honest.addr}, mdns.RcodeSuccess, "192.0.2.7"},
+		"alone":              {[]string{liar.addr}, mdns.RcodeServerFailure, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, c.ups...)})
+			addr := serveHandler(t, h)
+			// Until both upstreams' first probes are back, only the one
+			// known good would be tried; a name the zone forwards starts them.
+			ask(t, addr, "warm.up.example.", mdns.TypeA)
+			time.Sleep(200 * time.Millisecond)
+			r := ask(t, addr, "www.bank.example.", mdns.TypeA)
+			if r.Rcode != c.rcode || len(r.Question) != 1 || r.Question[0].Name != "www.bank.example." {
+				t.Fatalf("want %s for www.bank.example., got\n%s", mdns.RcodeToString[c.rcode], r)
+			}
+			var got []string
+			for _, rr := range r.Answer {
+				got = append(got, rr.(*mdns.A).A.String())
+			}
+			if c.want == "" && len(got) > 0 || c.want != "" && (len(got) != 1 || got[0] != c.want) {
+				t.Errorf("answer %v, want [%s]", got, c.want)
+			}
+		})
+	}
+}
