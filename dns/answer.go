@@ -26,7 +26,13 @@ func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
 	m.SetReply(r)
 	m.Compress = true
 	if opt := r.IsEdns0(); opt != nil {
-		m.SetEdns0(advertisedUDPSize, false)
+		// The DO bit is copied back (RFC 3225 3); no DNSSEC records follow,
+		// as the zone is unsigned.
+		m.SetEdns0(advertisedUDPSize, opt.Do())
+		if optCount(r.Extra) > 1 {
+			m.Rcode = mdns.RcodeFormatError // RFC 6891 6.1.1
+			return m
+		}
 		if opt.Version() != 0 {
 			m.Rcode = mdns.RcodeBadVers
 			return m
@@ -233,4 +239,14 @@ func fit(resp, req *mdns.Msg, tcp bool) {
 		return
 	}
 	resp.Truncate(size)
+}
+
+func optCount(rrs []mdns.RR) int {
+	n := 0
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == mdns.TypeOPT {
+			n++
+		}
+	}
+	return n
 }

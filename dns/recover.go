@@ -54,7 +54,7 @@ func (h *Handler) servFail(query []byte, q *wireQuery, out []byte) []byte {
 	}
 	ar := uint16(0)
 	if q.edns {
-		out = append(out, 0, byte(mdns.TypeOPT>>8), byte(mdns.TypeOPT), advertisedUDPSize>>8, advertisedUDPSize&0xff, 0, 0, 0, 0, 0, 0)
+		out = q.appendOPT(out)
 		ar = 1
 	}
 	binary.BigEndian.PutUint16(out[2:], flags)

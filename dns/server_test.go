@@ -195,6 +195,10 @@ func TestServerClient(t *testing.T) {
 		rcode int
 	}{
 		{"EDNS version 1", func(m *mdns.Msg) { m.SetEdns0(1232, false); m.IsEdns0().SetVersion(1) }, mdns.RcodeBadVers},
+		{"two OPT records", func(m *mdns.Msg) { // RFC 6891 6.1.1
+			m.SetEdns0(1232, false)
+			m.Extra = append(m.Extra, &mdns.OPT{Hdr: mdns.RR_Header{Name: ".", Rrtype: mdns.TypeOPT, Class: 512}})
+		}, mdns.RcodeFormatError},
 		{"opcode NOTIFY", func(m *mdns.Msg) { m.Opcode = mdns.OpcodeNotify }, mdns.RcodeNotImplemented},
 		{"opcode STATUS", func(m *mdns.Msg) { m.Opcode = mdns.OpcodeStatus }, mdns.RcodeNotImplemented},
 		{"AXFR", func(m *mdns.Msg) { m.Question[0].Qtype = mdns.TypeAXFR }, mdns.RcodeRefused},

@@ -37,6 +37,7 @@ type wireQuery struct {
 	qtype   uint16
 	qend    int // end of the question section
 	edns    bool
+	do      bool // the query's DNSSEC OK bit, copied to the answer
 	udpSize uint16
 	lower   [255]byte
 	nameLen int // length of lower, the name without its final dot
@@ -90,6 +91,9 @@ func parseQuery(b []byte, q *wireQuery) bool {
 		}
 		off += l
 	}
+	if off-headerLen > maxNameWire {
+		return false // miekg/dns refuses such a name: FORMERR on the general path
+	}
 	q.nameLen = n
 	if off+4 > len(b) {
 		return false
@@ -99,7 +103,7 @@ func parseQuery(b []byte, q *wireQuery) bool {
 		return false
 	}
 	q.qend = off + 4
-	q.edns = false
+	q.edns, q.do = false, false
 	if arcount == 0 {
 		return q.qend == len(b)
 	}
@@ -113,8 +117,23 @@ func parseQuery(b []byte, q *wireQuery) bool {
 		return false
 	}
 	q.edns = true
+	q.do = o[7]&0x80 != 0
 	q.udpSize = binary.BigEndian.Uint16(o[3:])
 	return true
+}
+
+// maxNameWire is the longest name on the wire (RFC 1035 2.3.4).
+const maxNameWire = 255
+
+// appendOPT appends the answer's OPT record: root owner, type OPT, our UDP
+// size, no extended rcode, version 0, the query's DO bit (RFC 3225 3), no
+// options.
+func (q *wireQuery) appendOPT(out []byte) []byte {
+	var flags byte
+	if q.do {
+		flags = 0x80
+	}
+	return append(out, 0, byte(mdns.TypeOPT>>8), byte(mdns.TypeOPT), advertisedUDPSize>>8, advertisedUDPSize&0xff, 0, 0, flags, 0, 0, 0)
 }
 
 // name returns the lower-cased question name without copying. It is valid
@@ -228,9 +247,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		ar = extra
 	}
 	if q.edns {
-		// Root owner, type OPT, our UDP size, no extended rcode, version 0,
-		// no flags, no options.
-		out = append(out, 0, byte(mdns.TypeOPT>>8), byte(mdns.TypeOPT), advertisedUDPSize>>8, advertisedUDPSize&0xff, 0, 0, 0, 0, 0, 0)
+		out = q.appendOPT(out)
 		ar++
 	}
 	flags := uint16(flagQR|flagAA) | q.flags&(flagRD|flagCD) | uint16(rcode)

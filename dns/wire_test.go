@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -55,11 +56,12 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 	served, truncated := 0, 0
 	for _, name := range names {
 		for _, qtype := range []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeSRV, mdns.TypeTXT} {
-			for _, edns := range []uint16{0, 512, 1232, 4096} {
+			for _, edns := range []uint16{0, 512, 1232, 4096, 1232 + 1} {
 				req := new(mdns.Msg)
 				req.SetQuestion(name, qtype)
 				if edns > 0 {
-					req.SetEdns0(edns, false)
+					// The odd size asks with the DO bit, which comes back.
+					req.SetEdns0(edns, edns%2 == 1)
 				}
 				wire, err := req.Pack()
 				if err != nil {
@@ -79,6 +81,9 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 				}
 				if err := got.Unpack(fast); err != nil {
 					t.Fatalf("%s %d: fast answer does not unpack: %v", name, qtype, err)
+				}
+				if do := req.IsEdns0() != nil && req.IsEdns0().Do(); do && !got.IsEdns0().Do() {
+					t.Errorf("%s: the DO bit was not copied to the answer", name)
 				}
 				if want := generalAnswer(h, req); got.String() != want.String() {
 					t.Errorf("%s %s edns=%d:\nfast:\n%s\ngeneral:\n%s", name, mdns.TypeToString[qtype], edns, got, want)
@@ -153,17 +158,45 @@ func TestParseQueryRejectsOddShapes(t *testing.T) {
 	req.SetQuestion("db.default.svc.cluster.local.", mdns.TypeA)
 	ok, _ := req.Pack()
 	for name, b := range map[string][]byte{
-		"short":     ok[:10],
-		"response":  append([]byte{ok[0], ok[1], ok[2] | 0x80}, ok[3:]...),
-		"2 qd":      append(append([]byte{}, ok[:5]...), append([]byte{2}, ok[6:]...)...),
-		"trailing":  append(append([]byte{}, ok...), 0),
-		"truncated": ok[:len(ok)-2],
-		"pointer":   append(append([]byte{}, ok[:12]...), 0xC0, 12, 0, 1, 0, 1),
+		"short":          ok[:10],
+		"response":       append([]byte{ok[0], ok[1], ok[2] | 0x80}, ok[3:]...),
+		"2 qd":           append(append([]byte{}, ok[:5]...), append([]byte{2}, ok[6:]...)...),
+		"trailing":       append(append([]byte{}, ok...), 0),
+		"truncated":      ok[:len(ok)-2],
+		"pointer":        append(append([]byte{}, ok[:12]...), 0xC0, 12, 0, 1, 0, 1),
+		"256-octet name": nameQuery(256),
+		"257-octet name": nameQuery(257),
 	} {
 		if parseQuery(b, &q) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	// The longest name there can be is still the fast path's; over it,
+	// miekg/dns refuses the query (FORMERR on the general path).
+	if !parseQuery(nameQuery(255), &q) || q.qend != headerLen+255+4 {
+		t.Errorf("a name of 255 octets was refused, or misread (question ends at %d)", q.qend)
+	}
+	for octets, fine := range map[int]bool{255: true, 256: false} {
+		if err := new(mdns.Msg).Unpack(nameQuery(octets)); (err == nil) != fine {
+			t.Errorf("miekg/dns on a name of %d octets: %v", octets, err)
+		}
+	}
+}
+
+// nameQuery is an A query for a name of wire octets under cluster.local.,
+// built by hand: miekg/dns would refuse to pack one over 255.
+func nameQuery(octets int) []byte {
+	b := []byte{0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}
+	suffix := []byte{7, 'c', 'l', 'u', 's', 't', 'e', 'r', 5, 'l', 'o', 'c', 'a', 'l', 0}
+	for left := octets - len(suffix); left > 0; {
+		c := min(64, left) // a label of c-1 octets and its length
+		if left-c == 1 {
+			c-- // no label is 0 octets long: leave 2
+		}
+		b = append(append(b, byte(c-1)), bytes.Repeat([]byte{'a'}, c-1)...)
+		left -= c
+	}
+	return append(append(b, suffix...), 0, 1, 0, 1)
 }
 
 // TestFastPathDoesNotAllocate is the zero-allocation promise of the UDP hot path.
