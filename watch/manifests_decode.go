@@ -111,7 +111,7 @@ func decodeManifest(path string, data []byte) ([]*manifestObject, []manifestNoti
 		if err != nil {
 			return nil, nil, manifestYAMLError(path, doc.line, err)
 		}
-		if err := d.value(yamlContentLine(doc), js); err != nil {
+		if err := d.value(yamlContentLine(doc), js, ""); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -145,7 +145,7 @@ func (d *manifestDecoder) json(data []byte) error {
 		}
 		// Point at the value's first byte, not at the whitespace before it.
 		skip := len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
-		if err := d.value(manifestLineAt(data, start+int64(skip)), raw); err != nil {
+		if err := d.value(manifestLineAt(data, start+int64(skip)), raw, ""); err != nil {
 			return err
 		}
 	}
@@ -163,8 +163,11 @@ type manifestHeader struct {
 	Items []json.RawMessage `json:"items"`
 }
 
-// value decodes one document (or List item) given as JSON.
-func (d *manifestDecoder) value(line int, js []byte) error {
+// value decodes one document (or List item) given as JSON. item is the
+// apiVersion and kind of a typed List's items ("v1 Service"), which the API
+// server leaves out of each item (kubectl get --raw keeps them out too);
+// "" for a document or a v1 List's item, which must name its own.
+func (d *manifestDecoder) value(line int, js []byte, item string) error {
 	js = bytes.TrimSpace(js)
 	if len(js) == 0 || string(js) == "null" {
 		return nil // an empty document, e.g. only comments, or a trailing "---"
@@ -178,6 +181,9 @@ func (d *manifestDecoder) value(line int, js []byte) error {
 	if err := json.Unmarshal(js, &h); err != nil {
 		d.invalid(line, "", "", fmt.Errorf("apiVersion, kind or metadata: %w", err))
 		return nil
+	}
+	if h.APIVersion == "" && h.Kind == "" && item != "" {
+		h.APIVersion, h.Kind, _ = strings.Cut(item, " ")
 	}
 	desc := strings.TrimSpace(h.APIVersion + " " + h.Kind + " " + namespaceOf(h.Metadata.Namespace) + "/" + h.Metadata.Name)
 	if h.APIVersion == "" || h.Kind == "" {
@@ -218,8 +224,10 @@ func (d *manifestDecoder) value(line int, js []byte) error {
 		// declares them only so that it also applies to a real cluster.
 	case "v1 List", "v1 ServiceList", "discovery.k8s.io/v1 EndpointSliceList":
 		// Items carry no position of their own; they share the List's line.
-		for _, item := range h.Items {
-			if err := d.value(line, item); err != nil {
+		itemKind := map[string]string{"ServiceList": "v1 " + manifestKindService,
+			"EndpointSliceList": "discovery.k8s.io/v1 " + manifestKindSlice}[h.Kind]
+		for _, it := range h.Items {
+			if err := d.value(line, it, itemKind); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,45 @@ func TestDecodeManifestErrors(t *testing.T) {
 				t.Errorf("got  %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// A typed List as the API server returns it (kubectl get --raw, curl)
+// leaves apiVersion and kind out of its items: they are the List's item
+// type. An item of a v1 List must still name its own.
+func TestDecodeTypedListItemsWithoutKind(t *testing.T) {
+	const services = `{"kind":"ServiceList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[
+ {"metadata":{"name":"db","namespace":"shop"},"spec":{"clusterIP":"10.96.0.7","clusterIPs":["10.96.0.7"],"ports":[{"name":"pg","port":5432}]}}]}
+`
+	const slices = `apiVersion: discovery.k8s.io/v1
+kind: EndpointSliceList
+items:
+- metadata: {name: db-1, namespace: shop, labels: {kubernetes.io/service-name: db}}
+  addressType: IPv4
+  endpoints: [{addresses: [10.1.0.7]}]
+`
+	const plain = `{"kind":"List","apiVersion":"v1","items":[{"metadata":{"name":"db","namespace":"shop"},"spec":{"clusterIP":"None"}}]}`
+	for _, tc := range []struct {
+		file, in string
+		want     []manifestKey
+	}{
+		{"svcs.json", services, []manifestKey{{manifestKindService, "shop", "db"}}},
+		{"slices.yaml", slices, []manifestKey{{manifestKindSlice, "shop", "db-1"}}},
+		{"list.json", plain, nil},
+	} {
+		objs, notes, err := decodeManifest(tc.file, []byte(tc.in))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		var got []manifestKey
+		for _, o := range objs {
+			got = append(got, o.key)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: objects %v, want %v (notices %+v)", tc.file, got, tc.want, notes)
+		}
+		if tc.want == nil && len(notes) != 1 {
+			t.Errorf("%s: an item of a v1 List without kind made notices %+v, want one", tc.file, notes)
+		}
 	}
 }
