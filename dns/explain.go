@@ -3,6 +3,7 @@ package dns
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	mdns "github.com/miekg/dns"
@@ -102,9 +103,14 @@ type EndpointInfo struct {
 	Reason      string   `json:"reason,omitempty"`
 }
 
+// rcodeUpstream is QueryResult.Rcode for a query slicedns would forward:
+// explain does not send it, so what the upstream answers is not known.
+const rcodeUpstream = "(upstream, not queried)"
+
 // QueryResult is the response to one query, as Answer gives it, with its
 // records in zone-file syntax. TTL is the answer's TTL or, for a negative
-// answer, how long resolvers cache it.
+// answer, how long resolvers cache it. Rcode is "(upstream, not queried)"
+// for a query slicedns would forward, which explain does not send.
 type QueryResult struct {
 	Type       string   `json:"type"`
 	Rcode      string   `json:"rcode"`
@@ -290,14 +296,27 @@ func parseRel(rel string) (ParsedName, string) {
 }
 
 // query runs each query type through Answer, so the records shown are
-// exactly those a client gets (before any UDP truncation).
+// exactly those a client gets (before any UDP truncation), except what
+// would come from upstream servers: that is named in a note, not fetched.
 func (x *explainer) query(types ...uint16) {
+	var upstream []string
+	x.h.offline = func(name string, qtype uint16) {
+		upstream = append(upstream, mdns.Fqdn(name)+" "+mdns.TypeToString[qtype])
+	}
+	defer func() { x.h.offline = nil }()
 	for _, t := range types {
 		req := new(mdns.Msg)
 		req.SetQuestion(x.e.FQDN, t)
+		upstream = upstream[:0]
 		resp := x.h.Answer(req)
+		for _, u := range upstream {
+			x.note("%s: slicedns asks its upstream servers for %s, which explain does not query", mdns.TypeToString[t], u)
+		}
 		q := QueryResult{Type: mdns.TypeToString[t], Rcode: mdns.RcodeToString[resp.Rcode],
 			Answer: rrStrings(resp.Answer), Authority: rrStrings(resp.Ns), Additional: rrStrings(resp.Extra)}
+		if slices.Contains(upstream, mdns.Fqdn(x.e.FQDN)+" "+q.Type) {
+			q.Rcode = rcodeUpstream // the whole answer would be the upstream's
+		}
 		switch {
 		case len(resp.Answer) > 0:
 			q.TTL = resp.Answer[0].Header().Ttl

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
 
 	"github.com/slicedns/slicedns/dns"
 	"github.com/slicedns/slicedns/zone"
@@ -266,5 +269,35 @@ func TestExplainOtherZones(t *testing.T) {
 	}
 	if e := dns.NewHandler(explainFixture(t), dns.Options{}).Explain("10.42.1.10"); !strings.Contains(e.ParseError, "not in the zones") {
 		t.Errorf("an address without a reverse zone: parse error %q", e.ParseError)
+	}
+}
+
+// Explain never sends a query upstream, even where slicedns would (an
+// address it does not know, an ExternalName target outside the zones): it
+// says so instead.
+func TestExplainDoesNotQueryUpstream(t *testing.T) {
+	up := startUpstream(t, answerA("192.0.2.1"))
+	h := dns.NewHandler(explainFixture(t), dns.Options{Zones: []string{"cluster.local", "in-addr.arpa"},
+		Forwarder: newForwarder(t, nil, 2*time.Second, up.addr)})
+	for _, tc := range []struct{ name, note, rcode string }{
+		{"payments.default.svc", "upstream servers for payments.example.com. A", "NOERROR"},
+		{"192.0.2.55", "upstream servers for 55.2.0.192.in-addr.arpa. PTR", "(upstream, not queried)"},
+		{"www.example.com", "", ""},
+	} {
+		e := h.Explain(tc.name)
+		notes := strings.Join(e.Notes, "\n")
+		if !strings.Contains(notes, tc.note) {
+			t.Errorf("Explain(%q): notes %q, want one naming %q", tc.name, notes, tc.note)
+		}
+		if tc.rcode != "" && (len(e.Queries) == 0 || e.Queries[0].Rcode != tc.rcode) {
+			t.Errorf("Explain(%q): queries %+v, want the first with rcode %q", tc.name, e.Queries, tc.rcode)
+		}
+	}
+	if n := up.udp.Load() + up.tcp.Load(); n != 0 {
+		t.Errorf("explain sent %d queries upstream", n)
+	}
+	// Serving still forwards: the hook is Explain's own.
+	if r := h.Answer(query("192.0.2.55.in-addr.arpa.", mdns.TypePTR)); up.udp.Load() == 0 {
+		t.Errorf("a served query was not forwarded: %v", r)
 	}
 }

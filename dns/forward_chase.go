@@ -20,6 +20,12 @@ const maxChase = 8
 // the client's ID and RA; when no upstream answers, m (the reply prepared
 // for r) carries SERVFAIL, or REFUSED when every upstream is a loop.
 func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
+	if h.offline != nil {
+		h.offline(r.Question[0].Name, r.Question[0].Qtype)
+		m.Authoritative = false
+		m.Answer, m.Ns = nil, nil
+		return m
+	}
 	resp, err := h.fwd.Forward(context.Background(), r)
 	if err != nil {
 		m.Authoritative = false
@@ -55,6 +61,10 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 		z, rel, ok := h.match(target)
 		if !ok {
 			if h.fwd == nil {
+				return
+			}
+			if h.offline != nil {
+				h.offline(target, qtype)
 				return
 			}
 			rrs, err := h.fwd.lookup(context.Background(), target, qtype)

@@ -68,7 +68,11 @@ type Handler struct {
 	log   *zap.Logger
 	logQ  bool
 	fwd   *Forwarder
-	pods  bool
+	// offline, when set (on Explain's copy), is told of each query that
+	// would go upstream instead of sending it: explaining must neither
+	// query elsewhere nor wait.
+	offline func(name string, qtype uint16)
+	pods    bool
 	// ptrZone is the first forward zone, fully qualified: where PTR records point.
 	ptrZone string
 }
