@@ -32,6 +32,7 @@ func buildView(e *entry) *view {
 type builder struct {
 	labels  []string
 	recs    []buildRec
+	aliases []buildRec
 	byLabel map[string]int32
 	seen    map[[16]byte]int32
 	plans   []srvPlan
@@ -91,8 +92,12 @@ func (b *builder) build(e *entry) *view {
 	clear(b.seen)
 	clear(b.srvSeen)
 	var (
-		labels  = b.labels[:0]
-		recs    = b.recs[:0]
+		labels = b.labels[:0]
+		recs   = b.recs[:0]
+		// aliases are addresses already in recs that another endpoint,
+		// under another name, holds too (hostNetwork pods of one node):
+		// each name gets its records, the Service lists the address once.
+		aliases = b.aliases[:0]
 		v4      int
 		byLabel = b.byLabel
 		// seen de-duplicates addresses that appear in several slices (an
@@ -109,7 +114,7 @@ func (b *builder) build(e *entry) *view {
 		// point at.
 		clear(labels)
 		clear(plans)
-		b.labels, b.recs, b.plans, b.targets = labels[:0], recs[:0], plans[:0], targets[:0]
+		b.labels, b.recs, b.aliases, b.plans, b.targets = labels[:0], recs[:0], aliases[:0], plans[:0], targets[:0]
 	}()
 	for _, s := range sorted {
 		if s.addressType == FQDN {
@@ -124,8 +129,9 @@ func (b *builder) build(e *entry) *view {
 			lo, hi := s.addrRange(i)
 			for k := lo; k < hi; k++ {
 				ip := s.addr(k)
-				if n, dup := seen[ip.As16()]; dup {
-					targets = appendUniqueIdx(targets, tStart, n)
+				first, dup := seen[ip.As16()]
+				if dup && (hostname == "" || labels[first] == hostname) {
+					targets = appendUniqueIdx(targets, tStart, first)
 					continue
 				}
 				label := EndpointName(hostname, ip)
@@ -134,6 +140,13 @@ func (b *builder) build(e *entry) *view {
 					n = int32(len(labels))
 					labels = append(labels, label)
 					byLabel[label] = n
+				}
+				if dup {
+					if !slices.Contains(aliases, buildRec{ip, n}) {
+						aliases = append(aliases, buildRec{ip, n})
+					}
+					targets = appendUniqueIdx(targets, tStart, n)
+					continue
 				}
 				seen[ip.As16()] = n
 				recs = append(recs, buildRec{ip, n})
@@ -286,7 +299,14 @@ func (b *builder) build(e *entry) *view {
 				last = r.node
 			}
 		}
-		if inOrder {
+		// An alias is not in the Service's run: its name needs a copy.
+		var extra []buildRec
+		for _, a := range aliases {
+			if a.ip.Is4() == is4 {
+				extra = append(extra, a)
+			}
+		}
+		if inOrder && len(extra) == 0 {
 			first := 0
 			for i := 1; i <= len(nodeAt); i++ {
 				if i == len(nodeAt) || nodeAt[i] != nodeAt[first] {
@@ -302,15 +322,24 @@ func (b *builder) build(e *entry) *view {
 		for _, n := range nodeAt {
 			starts[n+1]++
 		}
+		for _, a := range extra {
+			starts[a.node+1]++
+		}
 		for i := 1; i < len(starts); i++ {
 			starts[i] += starts[i-1]
 		}
 		at := len(*pool) / w
-		*pool = append(*pool, make([]byte, count*w)...)
+		*pool = append(*pool, make([]byte, (count+len(extra))*w)...)
 		pos := slices.Clone(starts)
 		for k, n := range nodeAt {
 			copy((*pool)[(at+pos[n])*w:], (*pool)[k*w:(k+1)*w])
 			pos[n]++
+		}
+		// Each alias after its name's own addresses, in order of appearance.
+		for _, a := range extra {
+			raw := a.ip.As16()
+			copy((*pool)[(at+pos[a.node])*w:], raw[16-w:])
+			pos[a.node]++
 		}
 		for i := range labels {
 			if s, e := starts[i], starts[i+1]; e > s {

@@ -162,6 +162,45 @@ func TestSlicePortNamesUpToALabel(t *testing.T) {
 	}
 }
 
+// Two ready endpoints with one address and different hostnames (hostNetwork
+// pods on one node): each hostname gets its records, SRV target and PTR,
+// as the specification asks for every ready endpoint with a hostname; the
+// Service lists the address once. The same endpoint in two slices is still
+// one name.
+func TestSharedAddressKeepsEveryHostname(t *testing.T) {
+	z := build(t, headless("ns", "web"),
+		slice("ns", "web-a", "web", zone.IPv4, cql, ep("web-0", true, "10.0.0.1"), ep("web-1", true, "10.0.0.1"), ep("web-2", true, "10.0.0.2")),
+		slice("ns", "web-b", "web", zone.IPv4, cql, ep("web-0", true, "10.0.0.1"), ep("", true, "10.0.0.2")),
+		slice("ns", "web-v6", "web", zone.IPv6, cql, ep("web-1", true, "2001:db8::1"), ep("web-3", true, "2001:db8::1")))
+	snap := z.Snapshot()
+	for name, want := range map[string]string{
+		"web.ns.svc": "A 10.0.0.1; A 10.0.0.2; AAAA 2001:db8::1; SRV 0 25 9042 web-0.web.ns.svc; " +
+			"SRV 0 25 9042 web-1.web.ns.svc; SRV 0 25 9042 web-2.web.ns.svc; SRV 0 25 9042 web-3.web.ns.svc",
+		"web-0.web.ns.svc": "A 10.0.0.1",
+		"web-1.web.ns.svc": "A 10.0.0.1; AAAA 2001:db8::1",
+		"web-2.web.ns.svc": "A 10.0.0.2",
+		"web-3.web.ns.svc": "AAAA 2001:db8::1",
+	} {
+		if got := render(snap, name); got != want {
+			t.Errorf("%s = %q\nwant %q", name, got, want)
+		}
+	}
+	for ip, want := range map[string][]string{
+		"10.0.0.1":    {"web-0.web.ns.svc", "web-1.web.ns.svc"},
+		"10.0.0.2":    {"web-2.web.ns.svc"},
+		"2001:db8::1": {"web-1.web.ns.svc", "web-3.web.ns.svc"},
+	} {
+		var got []string
+		for _, n := range snap.LookupAddr(netip.MustParseAddr(ip)) {
+			got = append(got, n.Name())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("PTR %s = %v, want %v", ip, got, want)
+		}
+	}
+}
+
 func TestZoneChanges(t *testing.T) {
 	svcA, svcB := headless("default", "a"), headless("default", "b")
 	moving := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
