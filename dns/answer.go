@@ -105,11 +105,25 @@ func (h *Handler) match(name string) (servedZone, string, bool) {
 		switch {
 		case name == z.lower:
 			best, rel, found = z, "", true
-		case len(name) > len(z.lower) && name[len(name)-len(z.lower)-1] == '.' && strings.HasSuffix(name, z.lower):
+		case len(name) > len(z.lower) && isSeparator(name, len(name)-len(z.lower)-1) && strings.HasSuffix(name, z.lower):
 			best, rel, found = z, name[:len(name)-len(z.lower)-1], true
 		}
 	}
 	return best, rel, found
+}
+
+// isSeparator reports whether name[i] is a dot between labels, not an
+// escaped one inside a label ("foo\.cluster.local." is the two labels
+// "foo.cluster" and "local", not under cluster.local).
+func isSeparator(name string, i int) bool {
+	if name[i] != '.' {
+		return false
+	}
+	escapes := 0
+	for j := i - 1; j >= 0 && name[j] == '\\'; j-- {
+		escapes++
+	}
+	return escapes%2 == 0
 }
 
 // records fills m's answer (and additional) sections for qtype at node.

@@ -173,6 +173,10 @@ var dnsTestCases = []testCase{
 	{Qname: "example.com.", Qtype: mdns.TypeA, Rcode: mdns.RcodeRefused},
 	{Qname: "local.", Qtype: mdns.TypeSOA, Rcode: mdns.RcodeRefused},
 	{Qname: "xcluster.local.", Qtype: mdns.TypeA, Rcode: mdns.RcodeRefused},
+	// The labels "foo.cluster" and "local": not under cluster.local.
+	{Qname: `foo\.cluster.local.`, Qtype: mdns.TypeA, Rcode: mdns.RcodeRefused},
+	// The label "\\" (one backslash), then cluster.local.
+	{Qname: `\\.cluster.local.`, Qtype: mdns.TypeA, Rcode: mdns.RcodeNameError, Ns: []string{soa}},
 	{Qname: "cluster.local.", Qtype: mdns.TypeAXFR, Rcode: mdns.RcodeRefused},
 	{Qname: "cluster.local.", Qtype: mdns.TypeIXFR, Rcode: mdns.RcodeRefused},
 	{Qname: "my-db.default.svc.cluster.local.", Qtype: mdns.TypeANY, Answer: []string{
