@@ -115,7 +115,12 @@ func (h *Handler) reverse(m *mdns.Msg, q mdns.Question, z servedZone, rel string
 		// resolvers would take as denying the whole subtree (RFC 8020).
 		h.records(m, q, z, snap, zone.EmptyNode(), rel == "")
 	case arpaAddr:
-		names := snap.LookupAddr(ip)
+		var names []zone.Node
+		// An IPv4-mapped IPv6 address (::ffff:10.0.0.1) names no AAAA record
+		// here, though LookupAddr would find the IPv4 endpoint by it.
+		if !ip.Is4In6() {
+			names = snap.LookupAddr(ip)
+		}
 		if len(names) == 0 {
 			if h.fwd != nil {
 				return false

@@ -1,6 +1,9 @@
 package dns_test
 
 import (
+	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 
 	mdns "github.com/miekg/dns"
@@ -54,6 +57,17 @@ func rev(ip string) string {
 	return name
 }
 
+// rev6 is the ip6.arpa name of ip, even for an IPv4-mapped address (which
+// mdns.ReverseAddr names under in-addr.arpa).
+func rev6(ip string) string {
+	b := netip.MustParseAddr(ip).As16()
+	var sb strings.Builder
+	for i := len(b) - 1; i >= 0; i-- {
+		fmt.Fprintf(&sb, "%x.%x.", b[i]&0xf, b[i]>>4)
+	}
+	return sb.String() + "ip6.arpa."
+}
+
 func ptrTo(ip, target string) string { return rev(ip) + " 5 IN PTR " + target }
 
 var reverseTestCases = []testCase{
@@ -102,6 +116,8 @@ var reverseTestCases = []testCase{
 	{Qname: "_dns-sd._udp.0.42.10.in-addr.arpa.", Qtype: mdns.TypePTR, Rcode: mdns.RcodeNameError, Ns: []string{soa4}},
 	{Qname: "10.8.b.d.0.1.0.0.2.ip6.arpa.", Qtype: mdns.TypePTR, Rcode: mdns.RcodeNameError, Ns: []string{soa6}},
 	{Qname: "0." + rev("2001:db8::1"), Qtype: mdns.TypePTR, Rcode: mdns.RcodeNameError, Ns: []string{soa6}},
+	// The IPv4 endpoint 10.42.1.10 has no AAAA record ::ffff:10.42.1.10.
+	{Qname: rev6("::ffff:10.42.1.10"), Qtype: mdns.TypePTR, Rcode: mdns.RcodeNameError, Ns: []string{soa6}},
 	{Qname: "in-addr.arpa.", Qtype: mdns.TypeAXFR, Rcode: mdns.RcodeRefused},
 	{Qname: "arpa.", Qtype: mdns.TypeSOA, Rcode: mdns.RcodeRefused},
 
