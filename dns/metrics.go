@@ -16,6 +16,7 @@ type Metrics struct {
 	responses [24]prometheus.Counter
 	duration  prometheus.Observer
 	panics    prometheus.Counter
+	overload  prometheus.Counter
 }
 
 // countedTypes are the query types with a label of their own; the rest are
@@ -31,6 +32,7 @@ var countedTypes = []uint16{
 //	slicedns_dns_responses_total{rcode}        responses sent, by rcode
 //	slicedns_dns_request_duration_seconds      time to answer, from request to write
 //	slicedns_dns_panics_total                  queries whose answering panicked (a bug; answered SERVFAIL)
+//	slicedns_dns_overload_drops_total          UDP queries dropped: too many off the fast path at once
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	req := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slicedns_dns_requests_total", Help: "DNS queries received, by query type.",
@@ -47,8 +49,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "slicedns_dns_panics_total",
 		Help: "Queries whose answering panicked (a bug in slicedns); each got SERVFAIL and the server went on.",
 	})
-	reg.MustRegister(req, resp, dur, panics)
-	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur, panics: panics}
+	overload := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_dns_overload_drops_total",
+		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (forwarded ones waiting on slow upstreams, or a flood).",
+	})
+	reg.MustRegister(req, resp, dur, panics, overload)
+	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
+		panics: panics, overload: overload}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
@@ -75,6 +82,12 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 		m.responses[rcode].Inc()
 	}
 	m.duration.Observe(took.Seconds())
+}
+
+func (m *Metrics) overloaded() {
+	if m != nil {
+		m.overload.Inc()
+	}
 }
 
 func (m *Metrics) panicked() {

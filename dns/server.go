@@ -24,6 +24,11 @@ type Server struct {
 	Handler mdns.Handler
 	// ReadTimeout and WriteTimeout bound each TCP exchange. Default 2s.
 	ReadTimeout, WriteTimeout time.Duration
+	// MaxSlowQueries bounds the UDP queries answered off the fast path at
+	// once (forwarded ones among them); more are dropped, and counted in
+	// slicedns_dns_overload_drops_total when Handler is a *Handler with
+	// Metrics. Default 4096.
+	MaxSlowQueries int
 
 	mu      sync.Mutex
 	udp     []*net.UDPConn
@@ -93,8 +98,15 @@ func (s *Server) Serve() error {
 	for _, srv := range servers {
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
+	slow := &slowQueries{max: int64(s.MaxSlowQueries)}
+	if slow.max <= 0 {
+		slow.max = defaultMaxSlowQueries
+	}
+	if h, ok := s.Handler.(*Handler); ok {
+		slow.m = h.m
+	}
 	for _, c := range udp {
-		go func() { errc <- serveUDP(c, s.Handler) }()
+		go func() { errc <- serveUDP(c, s.Handler, slow) }()
 	}
 	var first error
 	for range len(servers) + len(udp) {

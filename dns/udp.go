@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,7 +53,7 @@ const yieldEvery = 32
 // of their own, as miekg/dns does, so a slow answer never holds up the
 // socket. On Linux serveUDP reads and writes in batches instead
 // (udp_linux.go); this is the loop elsewhere.
-func serveUDPEach(conn *net.UDPConn, handler mdns.Handler) error {
+func serveUDPEach(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) error {
 	fast, _ := handler.(*Handler)
 	buf := make([]byte, mdns.MaxMsgSize)
 	out := make([]byte, 0, mdns.MaxMsgSize)
@@ -82,9 +83,39 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler) error {
 				continue
 			}
 		}
-		pkt := append([]byte(nil), req...)
-		go serveSlowUDP(conn, pkt, from, handler)
+		slow.serve(conn, req, from, handler)
 	}
+}
+
+// defaultMaxSlowQueries is Server.MaxSlowQueries when unset: at 2 KB or so
+// each, 8 MB; enough for 2,000 forwarded queries a second to upstreams
+// that take the whole default 2 s timeout.
+const defaultMaxSlowQueries = 4096
+
+// slowQueries bounds the UDP queries answered on goroutines of their own
+// (everything but the fast path: forwarded queries wait on an upstream,
+// up to its timeout). Past the bound a query is dropped and counted, as a
+// full socket would drop it, rather than growing goroutines and upstream
+// sockets without limit while an upstream is slow or a client floods.
+type slowQueries struct {
+	inFlight atomic.Int64
+	max      int64
+	m        *Metrics // nil: not counted
+}
+
+// serve answers a copy of req on a goroutine of its own, unless the bound
+// is reached.
+func (s *slowQueries) serve(conn *net.UDPConn, req []byte, from netip.AddrPort, handler mdns.Handler) {
+	if s.inFlight.Add(1) > s.max {
+		s.inFlight.Add(-1)
+		s.m.overloaded()
+		return
+	}
+	pkt := append([]byte(nil), req...)
+	go func() {
+		defer s.inFlight.Add(-1)
+		serveSlowUDP(conn, pkt, from, handler)
+	}()
 }
 
 // serveSlowUDP mirrors miekg/dns's server: a packet too short for a header,

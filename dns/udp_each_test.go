@@ -17,7 +17,9 @@ func TestServeUDPEach(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- serveUDPEach(conns[0], NewHandler(wireFixture(t, 3), Options{})) }()
+	go func() {
+		done <- serveUDPEach(conns[0], NewHandler(wireFixture(t, 3), Options{}), &slowQueries{max: defaultMaxSlowQueries})
+	}()
 	addr := conns[0].LocalAddr().String()
 	c := &mdns.Client{Timeout: 2 * time.Second}
 	for _, q := range []struct {

@@ -178,10 +178,10 @@ func (b *udpBatcher) sender(i int) netip.AddrPort {
 
 // serveUDP serves conn until it is closed: see serveUDPEach for what is
 // answered where, and udpBatch for the batching.
-func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
+func serveUDP(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) error {
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		return serveUDPEach(conn, handler)
+		return serveUDPEach(conn, handler, slow)
 	}
 	fast, _ := handler.(*Handler)
 	b := newUDPBatcher(conn)
@@ -226,8 +226,7 @@ func serveUDP(conn *net.UDPConn, handler mdns.Handler) error {
 					continue
 				}
 			}
-			pkt := append([]byte(nil), req...)
-			go serveSlowUDP(conn, pkt, b.sender(i), handler)
+			slow.serve(conn, req, b.sender(i), handler)
 		}
 		b.flush(rc)
 	}

@@ -9,4 +9,6 @@ import (
 )
 
 // serveUDP serves conn until it is closed, one packet at a time.
-func serveUDP(conn *net.UDPConn, handler mdns.Handler) error { return serveUDPEach(conn, handler) }
+func serveUDP(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) error {
+	return serveUDPEach(conn, handler, slow)
+}
