@@ -38,8 +38,12 @@ type Server struct {
 }
 
 // Listen binds the UDP and TCP sockets. It returns an error, and holds
-// nothing, if either cannot be bound.
+// nothing, if either cannot be bound, or if Handler is nil.
 func (s *Server) Listen() error {
+	if s.Handler == nil {
+		// It would panic on the first query that leaves the fast path.
+		return errors.New("dns: Server.Handler is nil")
+	}
 	var conns []*net.UDPConn
 	var ln net.Listener
 	for attempt := 1; ; attempt++ {

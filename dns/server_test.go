@@ -315,3 +315,11 @@ func TestServerShutdown(t *testing.T) {
 		}
 	}
 }
+
+func TestServerWithoutHandler(t *testing.T) {
+	srv := &dns.Server{Addr: "127.0.0.1:0"}
+	if err := srv.Listen(); err == nil {
+		srv.Shutdown(context.Background())
+		t.Fatal("Listen accepted a Server without a Handler")
+	}
+}
