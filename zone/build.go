@@ -33,6 +33,7 @@ type builder struct {
 	labels  []string
 	recs    []buildRec
 	aliases []buildRec
+	aliased map[buildRec]struct{} // aliases, to look up
 	byLabel map[string]int32
 	seen    map[[16]byte]int32
 	plans   []srvPlan
@@ -58,7 +59,8 @@ type srvKey struct {
 const maxPooledBuilder = 1 << 14
 
 var builders = sync.Pool{New: func() any {
-	return &builder{byLabel: map[string]int32{}, seen: map[[16]byte]int32{}, srvSeen: map[srvKey]struct{}{}}
+	return &builder{byLabel: map[string]int32{}, seen: map[[16]byte]int32{}, srvSeen: map[srvKey]struct{}{},
+		aliased: map[buildRec]struct{}{}}
 }}
 
 func (b *builder) build(e *entry) *view {
@@ -91,6 +93,7 @@ func (b *builder) build(e *entry) *view {
 	clear(b.byLabel)
 	clear(b.seen)
 	clear(b.srvSeen)
+	clear(b.aliased)
 	var (
 		labels = b.labels[:0]
 		recs   = b.recs[:0]
@@ -142,7 +145,8 @@ func (b *builder) build(e *entry) *view {
 					byLabel[label] = n
 				}
 				if dup {
-					if !slices.Contains(aliases, buildRec{ip, n}) {
+					if _, had := b.aliased[buildRec{ip, n}]; !had {
+						b.aliased[buildRec{ip, n}] = struct{}{}
 						aliases = append(aliases, buildRec{ip, n})
 					}
 					targets = appendUniqueIdx(targets, tStart, n)

@@ -247,7 +247,8 @@ func (n Node) Endpoint(ip netip.Addr) *Endpoint {
 // origin finds the endpoint the address ip of n came from. Where each
 // address came from is not stored (8 bytes an address): it is found again
 // the way buildView chose it, as the first ready endpoint with the address
-// in slice-name order.
+// in slice-name order, or, for an endpoint name, the first whose hostname
+// is that name (endpoints sharing an address each keep theirs).
 func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 	if n.v == nil || n.v.e == nil || n.v.e.service == nil || (n.i == 0 && n.v.e.service.Type == ClusterIP) {
 		return nil, 0, false
@@ -259,6 +260,12 @@ func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 	if !held.Contains(ip) {
 		return nil, 0, false
 	}
+	label := ""
+	if n.i > 0 {
+		label, _ = n.v.label(n.i)
+	}
+	var first *packedSlice
+	firstAt := 0
 	for _, s := range n.v.e.slices {
 		if s.addressType == FQDN || (s.addressType == IPv4) != ip.Is4() {
 			continue
@@ -269,11 +276,20 @@ func (n Node) origin(ip netip.Addr) (*packedSlice, int, bool) {
 			}
 			lo, hi := s.addrRange(i)
 			for k := lo; k < hi; k++ {
-				if s.addr(k) == ip {
+				if s.addr(k) != ip {
+					continue
+				}
+				if label == "" || s.hostname(i) == label {
 					return s, i, true
+				}
+				if first == nil {
+					first, firstAt = s, i
 				}
 			}
 		}
+	}
+	if first != nil {
+		return first, firstAt, true
 	}
 	return nil, 0, false
 }

@@ -136,7 +136,8 @@ func (v *view) buildIndex() {
 	}
 }
 
-// ptrCount is how many times eachPTR calls its function.
+// ptrCount is how many times eachPTR calls its function, less one for each
+// address that a second endpoint name shares (rare): what to size for.
 func (v *view) ptrCount() int {
 	if v == nil || v.nodes == nil {
 		return 0

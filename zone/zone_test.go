@@ -185,6 +185,22 @@ func TestSharedAddressKeepsEveryHostname(t *testing.T) {
 			t.Errorf("%s = %q\nwant %q", name, got, want)
 		}
 	}
+	// Each name's address is traced to its own endpoint (explain, Resolver).
+	for name, want := range map[string]struct {
+		ip    string
+		slice string
+		at    int
+	}{
+		"web-0.web.ns.svc": {"10.0.0.1", "web-a", 0},
+		"web-1.web.ns.svc": {"10.0.0.1", "web-a", 1},
+		"web.ns.svc":       {"10.0.0.1", "web-a", 0},
+		"web-3.web.ns.svc": {"2001:db8::1", "web-v6", 1},
+	} {
+		n, _ := snap.Lookup(name)
+		if sl, at, ok := n.Origin(netip.MustParseAddr(want.ip)); !ok || sl != want.slice || at != want.at {
+			t.Errorf("%s: %s traced to %s[%d] (%v), want %s[%d]", name, want.ip, sl, at, ok, want.slice, want.at)
+		}
+	}
 	for ip, want := range map[string][]string{
 		"10.0.0.1":    {"web-0.web.ns.svc", "web-1.web.ns.svc"},
 		"10.0.0.2":    {"web-2.web.ns.svc"},
