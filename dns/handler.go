@@ -123,13 +123,11 @@ func (h *Handler) Zones() []string {
 
 // ServeDNS answers one query.
 func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
-	defer h.recoverQuery(w, r)
 	start := time.Now()
-	resp := h.Answer(r)
+	resp := h.answerGuarded(r, w.RemoteAddr().Network() == "tcp")
 	if resp == nil {
 		return
 	}
-	fit(resp, r, w.RemoteAddr().Network() == "tcp")
 	if err := w.WriteMsg(resp); err != nil {
 		h.log.Debug("write failed", zap.Error(err))
 	}

@@ -15,20 +15,32 @@ import (
 // Handlers other than *Handler that a Server serves are not guarded, as in
 // miekg/dns.
 
-// recoverQuery is deferred by ServeDNS, for the general path over UDP and TCP.
-func (h *Handler) recoverQuery(w mdns.ResponseWriter, r *mdns.Msg) {
-	v := recover()
-	if v == nil {
-		return
+// answerGuarded is Answer fitted for the transport, for ServeDNS (the
+// general path over UDP and TCP): a panic in it becomes a SERVFAIL answer,
+// which ServeDNS writes and counts like any other.
+func (h *Handler) answerGuarded(r *mdns.Msg, tcp bool) (resp *mdns.Msg) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		name := ""
+		if len(r.Question) > 0 {
+			name = r.Question[0].Name
+		}
+		h.recovered(v, name)
+		resp = new(mdns.Msg)
+		resp.SetRcode(r, mdns.RcodeServerFailure)
+		resp.RecursionAvailable = h.fwd != nil
+		if opt := r.IsEdns0(); opt != nil {
+			resp.SetEdns0(advertisedUDPSize, opt.Do())
+		}
+	}()
+	resp = h.Answer(r)
+	if resp != nil {
+		fit(resp, r, tcp)
 	}
-	name := ""
-	if len(r.Question) > 0 {
-		name = r.Question[0].Name
-	}
-	h.recovered(v, name)
-	resp := new(mdns.Msg)
-	resp.SetRcode(r, mdns.RcodeServerFailure)
-	w.WriteMsg(resp)
+	return resp
 }
 
 // fastAnswerGuarded is fastAnswer for the UDP readers: a panic in it becomes

@@ -53,14 +53,16 @@ func TestServerSurvivesPanic(t *testing.T) {
 		{"udp", mdns.TypeA, false},   // the fast path
 		{"udp", mdns.TypeA, true},    // the fast path, with EDNS0
 		{"udp", mdns.TypeTXT, false}, // the general path
+		{"udp", mdns.TypeTXT, true},
 		{"tcp", mdns.TypeA, false},
+		{"tcp", mdns.TypeA, true},
 	}
 	for i, c := range cases {
 		cl := &mdns.Client{Net: c.net, Timeout: 2 * time.Second}
 		q := new(mdns.Msg)
 		q.SetQuestion(name, c.qtype)
 		if c.edns {
-			q.SetEdns0(1232, false)
+			q.SetEdns0(1232, true)
 		}
 		boom.Store(true)
 		r, _, err := cl.Exchange(q, addr)
@@ -71,8 +73,8 @@ func TestServerSurvivesPanic(t *testing.T) {
 		if r.Rcode != mdns.RcodeServerFailure || len(r.Question) != 1 || r.Question[0].Name != name || len(r.Answer) != 0 {
 			t.Errorf("%s %s: want SERVFAIL with the question, got\n%s", c.net, mdns.TypeToString[c.qtype], r)
 		}
-		if c.edns && r.IsEdns0() == nil {
-			t.Errorf("%s: EDNS0 query answered without OPT", c.net)
+		if c.edns && (r.IsEdns0() == nil || !r.IsEdns0().Do()) {
+			t.Errorf("%s %s: EDNS0 query with DO answered without OPT or DO", c.net, mdns.TypeToString[c.qtype])
 		}
 		if got := counter(t, reg, "slicedns_dns_panics_total"); got != float64(i+1) {
 			t.Errorf("%s %s: panics counted %v, want %d", c.net, mdns.TypeToString[c.qtype], got, i+1)
