@@ -51,7 +51,8 @@ func isDomain(s string) bool {
 // Port names stand in SRV labels "_<name>". A Service's are IANA service
 // names, at most 15 characters; an EndpointSlice's need only be DNS labels
 // (the API server checks them as such), and a slice with a longer one, from
-// a controller of its own, is served whole.
+// a controller of its own, is served whole (at 63 characters no query can
+// name the port's SRV records: "_" makes the label 64 octets).
 const (
 	maxServicePortName = 15
 	maxSlicePortName   = 63

@@ -147,13 +147,21 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 // An EndpointSlice's port names need only be DNS labels, as the API server
 // checks them; a Service's are IANA service names of at most 15 characters.
 func TestSlicePortNamesUpToALabel(t *testing.T) {
-	long := strings.Repeat("m", 62) + "x"
+	long := strings.Repeat("m", 61) + "x" // "_" and 62: the longest SRV label
 	z := build(t, headless("default", "svc"),
 		slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long, Protocol: "TCP", Port: 9100}}, ep("web-0", true, "10.0.0.9")))
 	if got := render(z.Snapshot(), "_"+long+"._tcp.svc.default.svc"); got != "SRV 0 100 9100 web-0.svc.default.svc" {
-		t.Errorf("SRV for a 63-character slice port name: %q", got)
+		t.Errorf("SRV for a 62-character slice port name: %q", got)
 	}
-	if err := z.UpsertSlice(slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long + "y", Protocol: "TCP"}})); err == nil {
+	// 63 characters: the slice is served, though no query can name its
+	// port's SRV records (a label of 64 octets).
+	if err := z.UpsertSlice(slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long + "y", Protocol: "TCP", Port: 9100}}, ep("web-0", true, "10.0.0.9"))); err != nil {
+		t.Errorf("a 63-character port name was refused: %v", err)
+	}
+	if got := render(z.Snapshot(), "web-0.svc.default.svc"); got != "A 10.0.0.9" {
+		t.Errorf("with a 63-character port name, web-0 = %q", got)
+	}
+	if err := z.UpsertSlice(slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long + "yz", Protocol: "TCP"}})); err == nil {
 		t.Error("a 64-character port name was accepted")
 	}
 	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
