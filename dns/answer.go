@@ -174,6 +174,9 @@ func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node zone.Node) {
 	for _, s := range node.SRV() {
 		t := node.Target(s)
 		target := t.Name() + "." + z.fqdn
+		if !fitsWire(target) {
+			continue // a long cluster domain and long labels: no name can be this long
+		}
 		m.Answer = append(m.Answer, &mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV),
 			Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
 		if slices.Contains(seen, t) {
@@ -188,6 +191,11 @@ func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node zone.Node) {
 		}
 	}
 }
+
+// fitsWire reports whether the fully qualified name fits the 255 octets a
+// name may take on the wire (RFC 1035 2.3.4): a record naming a longer one
+// could not be packed, or would not be read.
+func fitsWire(fqdn string) bool { return len(fqdn)+1 <= maxNameWire }
 
 func (h *Handler) hdr(owner string, t uint16) mdns.RR_Header {
 	return mdns.RR_Header{Name: owner, Rrtype: t, Class: mdns.ClassINET, Ttl: h.ttl}

@@ -130,7 +130,9 @@ func (h *Handler) reverse(m *mdns.Msg, q mdns.Question, z servedZone, rel string
 		switch q.Qtype {
 		case mdns.TypePTR:
 			for _, n := range names {
-				m.Answer = append(m.Answer, &mdns.PTR{Hdr: h.hdr(q.Name, mdns.TypePTR), Ptr: n.Name() + "." + h.ptrZone})
+				if target := n.Name() + "." + h.ptrZone; fitsWire(target) {
+					m.Answer = append(m.Answer, &mdns.PTR{Hdr: h.hdr(q.Name, mdns.TypePTR), Ptr: target})
+				}
 			}
 		case mdns.TypeANY:
 			if len(names) > 0 {

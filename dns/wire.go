@@ -196,6 +196,9 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			}
 		case mdns.TypeSRV:
 			for _, s := range node.SRV() {
+				if label, rest := node.Target(s).NameParts(); nameWireLen(label, rest, z.lower) > maxNameWire {
+					return nil, 0, false // the general path leaves such records out
+				}
 				out = h.appendSRV(out, node.Target(s), s, z)
 				an++
 				fits()

@@ -113,21 +113,9 @@ func generalAnswer(h *Handler, req *mdns.Msg) *mdns.Msg {
 // is then the header and question with TC set, as on the general path; the
 // fast path used to cut the header off too and panic.
 func TestFastPathTruncatesWhenNoRecordFits(t *testing.T) {
-	domain := "k8s-production-cluster-0001.eu-west-1.internal.platform-engineering.example-company.com"
-	ns, svc := strings.Repeat("n", 61)+"a", strings.Repeat("s", 61)+"a"
-	z := zone.New()
-	if err := z.UpsertService(&zone.Service{Namespace: ns, Name: svc, Type: zone.Headless}); err != nil {
-		t.Fatal(err)
-	}
-	err := z.UpsertSlice(&zone.Slice{Namespace: ns, Name: svc + "-1", Service: svc, AddressType: zone.IPv4,
-		Ports:     []zone.Port{{Name: "http-metrics-01", Protocol: "TCP", Port: 9100}},
-		Endpoints: []zone.Endpoint{{Ready: true, Hostname: "pod-hostname-0123456789", Addresses: []netip.Addr{netip.MustParseAddr("10.1.0.1")}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := NewHandler(z, Options{Zones: []string{domain}})
+	h, qname := longNames(t, "pod-hostname-0123456789")
 	req := new(mdns.Msg)
-	req.SetQuestion("_http-metrics-01._tcp."+svc+"."+ns+".svc."+domain+".", mdns.TypeSRV)
+	req.SetQuestion(qname, mdns.TypeSRV)
 	wire, err := req.Pack()
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +137,58 @@ func TestFastPathTruncatesWhenNoRecordFits(t *testing.T) {
 	}
 	if want := generalAnswer(h, req); got.String() != want.String() {
 		t.Errorf("fast:\n%s\ngeneral:\n%s", got, want)
+	}
+}
+
+// longNames is a headless Service under a long cluster domain, with long
+// namespace and Service names and endpoints of the given hostnames, and the
+// name of its port's SRV records.
+func longNames(t *testing.T, hostnames ...string) (*Handler, string) {
+	t.Helper()
+	domain := "k8s-production-cluster-0001.eu-west-1.internal.platform-engineering.example-company.com"
+	ns, svc := strings.Repeat("n", 61)+"a", strings.Repeat("s", 61)+"a"
+	z := zone.New()
+	if err := z.UpsertService(&zone.Service{Namespace: ns, Name: svc, Type: zone.Headless}); err != nil {
+		t.Fatal(err)
+	}
+	s := &zone.Slice{Namespace: ns, Name: svc + "-1", Service: svc, AddressType: zone.IPv4,
+		Ports: []zone.Port{{Name: "http-metrics-01", Protocol: "TCP", Port: 9100}}}
+	for i, host := range hostnames {
+		s.Endpoints = append(s.Endpoints, zone.Endpoint{Ready: true, Hostname: host,
+			Addresses: []netip.Addr{netip.AddrFrom4([4]byte{10, 1, 0, byte(i + 1)})}})
+	}
+	if err := z.UpsertSlice(s); err != nil {
+		t.Fatal(err)
+	}
+	return NewHandler(z, Options{Zones: []string{domain}}), "_http-metrics-01._tcp." + svc + "." + ns + ".svc." + domain + "."
+}
+
+// TestSRVTargetsOverLongAreLeftOut: an SRV target of a 63-character
+// hostname under those names passes 255 octets; no client could read an
+// answer holding it, so it is left out (the fast path leaves the query to
+// the general path, which does so), and the answer reads.
+func TestSRVTargetsOverLongAreLeftOut(t *testing.T) {
+	h, qname := longNames(t, "p0", strings.Repeat("h", 62)+"x")
+	req := new(mdns.Msg)
+	req.SetQuestion(qname, mdns.TypeSRV)
+	req.SetEdns0(4096, false)
+	wire, err := req.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q wireQuery
+	if !parseQuery(wire, &q) {
+		t.Fatal("query not parsed")
+	}
+	if _, _, ok := h.fastAnswer(wire, &q, nil); ok {
+		t.Error("the fast path answered a query with an over-long SRV target")
+	}
+	got := generalAnswer(h, req)
+	if len(got.Answer) != 1 || !strings.HasPrefix(got.Answer[0].(*mdns.SRV).Target, "p0.") {
+		t.Errorf("want the one SRV record that fits, got\n%s", got)
+	}
+	if _, err := got.Pack(); err != nil {
+		t.Error(err)
 	}
 }
 
