@@ -116,15 +116,8 @@ func TestFastPathTruncatesWhenNoRecordFits(t *testing.T) {
 	h, qname := longNames(t, "pod-hostname-0123456789")
 	req := new(mdns.Msg)
 	req.SetQuestion(qname, mdns.TypeSRV)
-	wire, err := req.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q wireQuery
-	if !parseQuery(wire, &q) {
-		t.Fatal("query not parsed")
-	}
-	fast, _, ok := h.fastAnswer(wire, &q, nil)
+	wire, q := parsed(t, req)
+	fast, _, ok := h.fastAnswer(wire, q, nil)
 	if !ok {
 		t.Fatal("the fast path declined; this test is about what it answers")
 	}
@@ -138,6 +131,20 @@ func TestFastPathTruncatesWhenNoRecordFits(t *testing.T) {
 	if want := generalAnswer(h, req); got.String() != want.String() {
 		t.Errorf("fast:\n%s\ngeneral:\n%s", got, want)
 	}
+}
+
+// parsed is req packed, and as parseQuery reads it.
+func parsed(t *testing.T, req *mdns.Msg) ([]byte, *wireQuery) {
+	t.Helper()
+	wire, err := req.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := new(wireQuery)
+	if !parseQuery(wire, q) {
+		t.Fatal("query not parsed")
+	}
+	return wire, q
 }
 
 // longNames is a headless Service under a long cluster domain, with long
@@ -172,15 +179,8 @@ func TestSRVTargetsOverLongAreLeftOut(t *testing.T) {
 	req := new(mdns.Msg)
 	req.SetQuestion(qname, mdns.TypeSRV)
 	req.SetEdns0(4096, false)
-	wire, err := req.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var q wireQuery
-	if !parseQuery(wire, &q) {
-		t.Fatal("query not parsed")
-	}
-	if _, _, ok := h.fastAnswer(wire, &q, nil); ok {
+	wire, q := parsed(t, req)
+	if _, _, ok := h.fastAnswer(wire, q, nil); ok {
 		t.Error("the fast path answered a query with an over-long SRV target")
 	}
 	got := generalAnswer(h, req)
