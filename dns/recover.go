@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	mdns "github.com/miekg/dns"
@@ -60,19 +59,12 @@ func (h *Handler) fastAnswerGuarded(req []byte, q *wireQuery, out []byte) (resp 
 // match an answer to its question, and an EDNS0 query gets our OPT back.
 func (h *Handler) servFail(query []byte, q *wireQuery, out []byte) []byte {
 	out = append(out[:0], query...)
-	flags := uint16(flagQR) | q.flags&(flagRD|flagCD) | mdns.RcodeServerFailure
-	if h.fwd != nil {
-		flags |= flagRA
-	}
-	ar := uint16(0)
+	ar := 0
 	if q.edns {
 		out = q.appendOPT(out)
 		ar = 1
 	}
-	binary.BigEndian.PutUint16(out[2:], flags)
-	binary.BigEndian.PutUint16(out[6:], 0)
-	binary.BigEndian.PutUint16(out[8:], 0)
-	binary.BigEndian.PutUint16(out[10:], ar)
+	h.putHeader(out, q, mdns.RcodeServerFailure, 0, 0, ar)
 	return out
 }
 

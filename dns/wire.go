@@ -196,10 +196,11 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			}
 		case mdns.TypeSRV:
 			for _, s := range node.SRV() {
-				if label, rest := node.Target(s).NameParts(); nameWireLen(label, rest, z.lower) > maxNameWire {
+				label, rest := node.Target(s).NameParts()
+				if nameWireLen(label, rest, z.lower) > maxNameWire {
 					return nil, 0, false // the general path leaves such records out
 				}
-				out = h.appendSRV(out, node.Target(s), s, z)
+				out = h.appendSRV(out, label, rest, s, z)
 				an++
 				fits()
 			}
@@ -253,18 +254,25 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		out = q.appendOPT(out)
 		ar++
 	}
-	flags := uint16(flagQR|flagAA) | q.flags&(flagRD|flagCD) | uint16(rcode)
-	if h.fwd != nil {
-		flags |= flagRA
-	}
+	flags := uint16(flagAA | rcode)
 	if truncated {
 		flags |= flagTC
+	}
+	h.putHeader(out, q, flags, an, ns, ar)
+	return out, rcode, true
+}
+
+// putHeader finishes the header of the answer to q in out: QR, the query's
+// RD and CD, RA when forwarding, flags (AA, TC, rcode) and the counts.
+func (h *Handler) putHeader(out []byte, q *wireQuery, flags uint16, an, ns, ar int) {
+	flags |= flagQR | q.flags&(flagRD|flagCD)
+	if h.fwd != nil {
+		flags |= flagRA
 	}
 	binary.BigEndian.PutUint16(out[2:], flags)
 	binary.BigEndian.PutUint16(out[6:], uint16(an))
 	binary.BigEndian.PutUint16(out[8:], uint16(ns))
 	binary.BigEndian.PutUint16(out[10:], uint16(ar))
-	return out, rcode, true
 }
 
 // seenTarget reports whether an SRV record before s names s's target: the
@@ -306,14 +314,14 @@ func (h *Handler) appendAddrRR(out []byte, owner uint16, addr []byte) []byte {
 	return out
 }
 
-func (h *Handler) appendSRV(out []byte, target zone.Node, s zone.SRV, z servedZone) []byte {
+// appendSRV appends the SRV record s, whose target is label.rest.<zone>.
+func (h *Handler) appendSRV(out []byte, label, rest string, s zone.SRV, z servedZone) []byte {
 	out = binary.BigEndian.AppendUint16(out, ptrQuestion)
 	out, at := h.appendRRHeader(out, mdns.TypeSRV)
 	out = binary.BigEndian.AppendUint16(out, s.Priority)
 	out = binary.BigEndian.AppendUint16(out, s.Weight)
 	out = binary.BigEndian.AppendUint16(out, s.Port)
 	// RFC 2782: the target is never compressed.
-	label, rest := target.NameParts()
 	out = appendName(out, label, rest, z.lower)
 	setRdlen(out, at)
 	return out
