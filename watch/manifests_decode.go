@@ -163,6 +163,12 @@ type manifestHeader struct {
 	Items []json.RawMessage `json:"items"`
 }
 
+// typedListItems is the apiVersion and kind of a typed List's items.
+var typedListItems = map[string]string{
+	"ServiceList":       "v1 " + manifestKindService,
+	"EndpointSliceList": "discovery.k8s.io/v1 " + manifestKindSlice,
+}
+
 // value decodes one document (or List item) given as JSON. item is the
 // apiVersion and kind of a typed List's items ("v1 Service"), which the API
 // server leaves out of each item (kubectl get --raw keeps them out too);
@@ -224,10 +230,8 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		// declares them only so that it also applies to a real cluster.
 	case "v1 List", "v1 ServiceList", "discovery.k8s.io/v1 EndpointSliceList":
 		// Items carry no position of their own; they share the List's line.
-		itemKind := map[string]string{"ServiceList": "v1 " + manifestKindService,
-			"EndpointSliceList": "discovery.k8s.io/v1 " + manifestKindSlice}[h.Kind]
 		for _, it := range h.Items {
-			if err := d.value(line, it, itemKind); err != nil {
+			if err := d.value(line, it, typedListItems[h.Kind]); err != nil {
 				return err
 			}
 		}

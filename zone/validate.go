@@ -55,7 +55,7 @@ func isDomain(s string) bool {
 // name the port's SRV records: "_" makes the label 64 octets).
 const (
 	maxServicePortName = 15
-	maxSlicePortName   = 63
+	maxSlicePortName   = maxLabel
 )
 
 func validProtocol(p Protocol) bool { return p == "TCP" || p == "UDP" || p == "SCTP" }
