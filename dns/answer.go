@@ -140,13 +140,9 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	}
 	switch q.Qtype {
 	case mdns.TypeA:
-		for a := range node.A().All() {
-			m.Answer = append(m.Answer, h.addr(owner, a))
-		}
+		m.Answer = h.appendAddrs(m.Answer, owner, node.A(), m.Id)
 	case mdns.TypeAAAA:
-		for a := range node.AAAA().All() {
-			m.Answer = append(m.Answer, h.addr(owner, a))
-		}
+		m.Answer = h.appendAddrs(m.Answer, owner, node.AAAA(), m.Id)
 	case mdns.TypeSRV:
 		h.srv(m, owner, z, node)
 	case mdns.TypeTXT:
@@ -199,6 +195,35 @@ func fitsWire(fqdn string) bool { return len(fqdn)+1 <= maxNameWire }
 
 func (h *Handler) hdr(owner string, t uint16) mdns.RR_Header {
 	return mdns.RR_Header{Name: owner, Rrtype: t, Class: mdns.ClassINET, Ttl: h.ttl}
+}
+
+// appendAddrs appends an A or AAAA record owned by owner for each of addrs,
+// rotated for the query with ID id.
+func (h *Handler) appendAddrs(rrs []mdns.RR, owner string, addrs zone.Addrs, id uint16) []mdns.RR {
+	n := addrs.Len()
+	first := h.firstRecord(id, n)
+	for k := range n {
+		rrs = append(rrs, h.addr(owner, addrs.At(wrap(first+k, n))))
+	}
+	return rrs
+}
+
+// wrap returns i, an index into n records counted on past the last, as
+// the record it lands on: i < 2n.
+func wrap(i, n int) int {
+	if i >= n {
+		return i - n
+	}
+	return i
+}
+
+// firstRecord is the record of n an answer to the query with ID id starts
+// at (Options.FixedOrder). Both paths call it, so they give one answer.
+func (h *Handler) firstRecord(id uint16, n int) int {
+	if h.fixed || n < 2 {
+		return 0
+	}
+	return int(id) % n
 }
 
 func (h *Handler) addr(owner string, ip netip.Addr) mdns.RR {

@@ -82,9 +82,14 @@ func ExampleServer() {
 	go srv.Serve()
 	defer srv.Shutdown(context.Background())
 
-	for _, network := range []string{"udp", "tcp"} {
+	for id, network := range []string{"udp", "tcp"} {
 		m := new(mdns.Msg)
 		m.SetQuestion("my-db.default.svc.cluster.local.", mdns.TypeA)
+		// Each answer starts at the address its query's ID picks, so
+		// clients that take the first spread over the pods (see
+		// Options.FixedOrder). Resolvers choose IDs at random; these are
+		// fixed to show it.
+		m.Id = uint16(id)
 		c := &mdns.Client{Net: network}
 		resp, _, err := c.Exchange(m, srv.LocalAddr().String())
 		if err != nil {
@@ -105,8 +110,8 @@ func ExampleServer() {
 	// Output:
 	// udp my-db.default.svc.cluster.local. 10.42.1.10
 	// udp my-db.default.svc.cluster.local. 10.42.2.11
-	// tcp my-db.default.svc.cluster.local. 10.42.1.10
 	// tcp my-db.default.svc.cluster.local. 10.42.2.11
+	// tcp my-db.default.svc.cluster.local. 10.42.1.10
 	// NXDOMAIN
 }
 

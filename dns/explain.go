@@ -128,9 +128,11 @@ type QueryResult struct {
 // explained too.
 func (h *Handler) Explain(name string) *Explanation {
 	snap := h.src.Snapshot()
-	fixed := *h
-	fixed.src = SourceFunc(func() *zone.Snapshot { return snap })
-	x := &explainer{h: &fixed, snap: snap, e: &Explanation{Name: name}}
+	pinned := *h
+	pinned.src = SourceFunc(func() *zone.Snapshot { return snap })
+	// Records are shown in the zone's order, not rotated by a made-up ID.
+	pinned.fixed = true
+	x := &explainer{h: &pinned, snap: snap, e: &Explanation{Name: name}}
 	x.explain(strings.ToLower(strings.TrimSuffix(strings.TrimSpace(name), ".")))
 	return x.e
 }
@@ -296,7 +298,8 @@ func parseRel(rel string) (ParsedName, string) {
 }
 
 // query runs each query type through Answer, so the records shown are
-// exactly those a client gets (before any UDP truncation), except what
+// exactly those a client gets (before any UDP truncation and the rotation
+// of addresses, which explain leaves in the zone's order), except what
 // would come from upstream servers: that is named in a note, not fetched.
 func (x *explainer) query(types ...uint16) {
 	var upstream []string

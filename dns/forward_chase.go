@@ -95,9 +95,7 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 		if qtype == mdns.TypeAAAA {
 			addrs = node.AAAA()
 		}
-		for a := range addrs.All() {
-			m.Answer = append(m.Answer, h.addr(owner, a))
-		}
+		m.Answer = h.appendAddrs(m.Answer, owner, addrs, m.Id)
 		if addrs.Len() == 0 {
 			m.Ns = []mdns.RR{h.soa(z, snap)}
 		}

@@ -55,6 +55,16 @@ type Options struct {
 	// the name spells, without checking that a pod has it (CoreDNS's "pods
 	// insecure"; deprecated by the DNS specification). Off: NXDOMAIN.
 	PodRecords bool
+	// FixedOrder keeps the A and AAAA records of every answer in the zone's
+	// order. Without it each answer starts at the record its query's ID
+	// picks and wraps around, so clients that take the first address spread
+	// over a headless Service's endpoints rather than all choosing the
+	// first, as behind CoreDNS's default Corefile (its loadbalance plugin).
+	// The ID rather than a counter picks: stub resolvers choose IDs at
+	// random (RFC 5452), and one query always gets one answer, whichever
+	// path or retry serves it. SRV records keep the zone's order; their
+	// clients pick by weight.
+	FixedOrder bool
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -73,6 +83,7 @@ type Handler struct {
 	// query elsewhere nor wait.
 	offline func(name string, qtype uint16)
 	pods    bool
+	fixed   bool // Options.FixedOrder
 	// ptrZone is the first forward zone, fully qualified: where PTR records point.
 	ptrZone string
 }
@@ -87,7 +98,7 @@ type servedZone struct {
 // NewHandler returns a handler that answers from src.
 func NewHandler(src Source, opts Options) *Handler {
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
-		fwd: opts.Forwarder, pods: opts.PodRecords}
+		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder}
 	if len(opts.Zones) == 0 {
 		opts.Zones = []string{"cluster.local"}
 	}

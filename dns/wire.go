@@ -189,8 +189,10 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			if q.qtype == mdns.TypeAAAA {
 				addrs = node.AAAA()
 			}
-			for i := range addrs.Len() {
-				out = h.appendAddrRR(out, ptrQuestion, addrs.Bytes(i))
+			n := addrs.Len()
+			first := h.firstRecord(q.id, n)
+			for k := range n {
+				out = h.appendAddrRR(out, ptrQuestion, addrs.Bytes(wrap(first+k, n)))
 				an++
 				fits()
 			}

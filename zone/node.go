@@ -93,7 +93,8 @@ func (n Node) Service() *Service {
 	return n.v.service()
 }
 
-// A is the name's A records, in the order a query returns them.
+// A is the name's A records in the zone's order (a headless Service's: its
+// slices by name, each one's endpoints in turn), which DNS answers rotate.
 func (n Node) A() Addrs {
 	if n.v == nil {
 		return Addrs{}

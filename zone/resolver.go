@@ -3,6 +3,7 @@ package zone
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -28,6 +29,11 @@ type Resolver struct {
 	// Domain is the cluster domain that fully qualified names end in.
 	// Default "cluster.local".
 	Domain string
+	// FixedOrder keeps LookupHost's addresses in the zone's order. Without
+	// it each family starts at a random address and wraps around, as
+	// slicedns's DNS answers do, so that callers dialling the first address
+	// spread over a Service's endpoints.
+	FixedOrder bool
 }
 
 // Result is what a name holds, with where each record came from.
@@ -39,8 +45,8 @@ type Result struct {
 	// Service (the domain itself, "svc", "<namespace>.svc").
 	Service *Service
 	// Addresses are the name's A records then its AAAA records, in the
-	// order a query returns them. Each names the endpoint it came from, or
-	// none for a Service's cluster IP.
+	// zone's order (which DNS answers rotate). Each names the endpoint it
+	// came from, or none for a Service's cluster IP.
 	Addresses []Address
 	// SRV are the name's SRV records: those of a _<port>._<proto> name, or
 	// of every port at a Service's name, with fully qualified Targets.
@@ -90,8 +96,9 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 	return res, nil
 }
 
-// LookupHost returns host's addresses, IPv4 before IPv6, in the order a
-// query returns them (net.Resolver sorts them by RFC 6724 instead). An IP
+// LookupHost returns host's addresses, IPv4 before IPv6, each family
+// rotated to start at a random address unless FixedOrder is set
+// (net.Resolver sorts them by RFC 6724 instead). An IP
 // address is returned as it is. A CNAME to a name in the zone is followed;
 // one to a name outside it fails, because a Resolver asks no other server:
 // Resolve returns the CNAME so that the caller can ask one.
@@ -112,6 +119,14 @@ func (r *Resolver) LookupHost(ctx context.Context, host string) ([]string, error
 			out := make([]string, len(res.Addresses))
 			for i, a := range res.Addresses {
 				out[i] = a.IP.String()
+			}
+			if !r.FixedOrder {
+				v4 := 0
+				for v4 < len(res.Addresses) && res.Addresses[v4].IP.Is4() {
+					v4++
+				}
+				rotate(out[:v4])
+				rotate(out[v4:])
 			}
 			return out, nil
 		}
@@ -145,6 +160,16 @@ func (r *Resolver) LookupSRV(ctx context.Context, service, proto, name string) (
 		out[i] = &res.SRV[i]
 	}
 	return res.Name, out, nil
+}
+
+// rotate moves a random number of s's first elements to its end.
+func rotate(s []string) {
+	if len(s) > 1 {
+		k := rand.IntN(len(s))
+		slices.Reverse(s[:k])
+		slices.Reverse(s[k:])
+		slices.Reverse(s)
+	}
 }
 
 func (r *Resolver) domain() string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +28,7 @@ func resolverFixture(t *testing.T) *zone.Zone {
 }
 
 func TestResolverLookupHost(t *testing.T) {
-	r := &zone.Resolver{Zone: resolverFixture(t), Domain: "Example.org."}
+	r := &zone.Resolver{Zone: resolverFixture(t), Domain: "Example.org.", FixedOrder: true}
 	ctx := context.Background()
 	tests := []struct{ host, want string }{
 		{"db.default.svc", "10.0.0.1 10.0.0.2 2001:db8::1"},
@@ -144,6 +146,62 @@ func TestServiceState(t *testing.T) {
 	for _, name := range []string{"x", "d", "nope"} {
 		if got := s.NamespacesWithService(name); len(got) != 0 {
 			t.Errorf("NamespacesWithService(%s) = %v", name, got)
+		}
+	}
+}
+
+// TestResolverLookupHostRotates: without FixedOrder each family starts at a
+// random address and keeps the zone's order after it, IPv4 before IPv6.
+func TestResolverLookupHostRotates(t *testing.T) {
+	z := zone.New()
+	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "db", Type: zone.Headless}); err != nil {
+		t.Fatal(err)
+	}
+	var v4, v6 []string
+	for _, family := range []zone.AddressType{zone.IPv4, zone.IPv6} {
+		s := &zone.Slice{Namespace: "default", Name: "db-" + strings.ToLower(string(family)), Service: "db", AddressType: family}
+		for i := range 5 {
+			a := netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)})
+			if family == zone.IPv6 {
+				a = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)})
+				v6 = append(v6, a.String())
+			} else {
+				v4 = append(v4, a.String())
+			}
+			s.Endpoints = append(s.Endpoints, zone.Endpoint{Ready: true, Addresses: []netip.Addr{a}})
+		}
+		if err := z.UpsertSlice(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	isRotation := func(got, of []string) bool {
+		for k := range of {
+			if slices.Equal(got, slices.Concat(of[k:], of[:k])) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, fixed := range []bool{false, true} {
+		r := &zone.Resolver{Zone: z, FixedOrder: fixed}
+		firsts := map[string]bool{} // first IPv4 and first IPv6 addresses seen
+		for range 200 {
+			addrs, err := r.LookupHost(context.Background(), "db.default.svc")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(addrs) != 10 || !isRotation(addrs[:5], v4) || !isRotation(addrs[5:], v6) {
+				t.Fatalf("LookupHost = %v, want a rotation of %v then one of %v", addrs, v4, v6)
+			}
+			if fixed && (addrs[0] != v4[0] || addrs[5] != v6[0]) {
+				t.Fatalf("FixedOrder: LookupHost = %v, want the zone's order", addrs)
+			}
+			firsts[addrs[0]], firsts[addrs[5]] = true, true
+		}
+		// Every address of either family first at least once in 200: an
+		// address is never drawn with chance (4/5)^200, about 10^-19.
+		if want := map[bool]int{false: 10, true: 2}[fixed]; len(firsts) != want {
+			t.Errorf("FixedOrder=%v: %d different addresses came first in their family, want %d", fixed, len(firsts), want)
 		}
 	}
 }

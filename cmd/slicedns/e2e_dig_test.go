@@ -106,6 +106,33 @@ func TestDigDemo(t *testing.T) {
 		}
 	})
 
+	t.Run("answers rotate; --fixed-order keeps the zone's order", func(t *testing.T) {
+		// dig picks a random ID per query, and the ID picks the first of
+		// the 300 addresses: ten queries starting at one address would be
+		// a fixed order (or a 1-in-10^22 chance).
+		// Over UDP (the fast path; the answer truncated) and TCP.
+		firsts := func(inst *instance, transport string) map[string]bool {
+			seen := map[string]bool{}
+			for range 10 {
+				r := inst.dig(t, "big.default.svc.cluster.local", "A", transport, "+ignore", "+noall", "+comments", "+answer")
+				if len(r.answer) == 0 {
+					t.Fatalf("%s: no records\n%s", transport, r.raw)
+				}
+				seen[values(r.answer[:1])[0]] = true
+			}
+			return seen
+		}
+		fixed := start(t, "--manifests", dir, "--fixed-order")
+		for _, transport := range []string{"+notcp", "+tcp"} {
+			if got := firsts(inst, transport); len(got) < 2 {
+				t.Errorf("%s: 10 answers all started at %v", transport, got)
+			}
+			if got := firsts(fixed, transport); len(got) != 1 {
+				t.Errorf("%s --fixed-order: answers started at %d different addresses", transport, len(got))
+			}
+		}
+	})
+
 	t.Run("HTTP endpoints", func(t *testing.T) {
 		if code, _ := httpGet(t, "http://"+inst.httpAddr+"/readyz"); code != 200 {
 			t.Errorf("/readyz = %d, want 200", code)
