@@ -93,6 +93,20 @@ func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
 	return m
 }
 
+// lookup is Snapshot.Lookup, plus the names the handler makes up: pod
+// names (Options.PodRecords) and ns.dns (Options.ServerAddrs).
+func (h *Handler) lookup(snap *zone.Snapshot, rel string) (zone.Node, bool) {
+	if h.pods {
+		if n, exists, isPod := podLookup(rel); isPod {
+			return n, exists
+		}
+	}
+	if n, ok := h.nsLookup(snap, rel); ok {
+		return n, true
+	}
+	return snap.Lookup(rel)
+}
+
 // match finds the served zone name is in (the longest, when zones nest) and
 // returns the rest of the name relative to it, lower-cased.
 func (h *Handler) match(name string) (servedZone, string, bool) {
@@ -157,7 +171,10 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		}
 	case mdns.TypeNS:
 		if apex {
-			m.Answer = append(m.Answer, &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: "ns.dns." + z.fqdn})
+			m.Answer = append(m.Answer, &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
+			if !z.reverse {
+				h.nsGlue(m, z, snap)
+			}
 		}
 	case mdns.TypeANY:
 		// RFC 8482: a minimal answer rather than everything the name holds.
@@ -240,7 +257,7 @@ func (h *Handler) addr(owner string, ip netip.Addr) mdns.RR {
 func (h *Handler) soa(z servedZone, snap *zone.Snapshot) *mdns.SOA {
 	return &mdns.SOA{
 		Hdr:     h.hdr(z.fqdn, mdns.TypeSOA),
-		Ns:      "ns.dns." + z.fqdn,
+		Ns:      nsName + "." + z.fqdn,
 		Mbox:    "hostmaster." + z.fqdn,
 		Serial:  uint32(snap.Modified().Unix()),
 		Refresh: 7200,

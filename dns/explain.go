@@ -43,9 +43,10 @@ type Explanation struct {
 // ParsedName is a name relative to its zone, taken apart. Kind is one of
 // "apex", "dns-version", "svc", "namespace", "service", "endpoint", "srv"
 // (_<port>._<proto>.<service>...), "proto" (_<proto>.<service>...), "pod"
-// (<a-b-c-d>.<namespace>.pod, when pod records are on) or "reverse" (a name
-// in a reverse zone, which an address given to Explain turns into); the
-// fields that the kind has are set.
+// (<a-b-c-d>.<namespace>.pod, when pod records are on), "nameserver"
+// (ns.dns, when Options.ServerAddrs are set) or "reverse" (a name in a
+// reverse zone, which an address given to Explain turns into); the fields
+// that the kind has are set.
 type ParsedName struct {
 	Zone      string `json:"zone"`
 	Kind      string `json:"kind,omitempty"`
@@ -161,7 +162,7 @@ func (x *explainer) explain(name string) {
 		name = strings.TrimSuffix(arpa, ".")
 	}
 	z, rel, ok := x.h.match(name)
-	if !ok && (name == "dns-version" || name == "svc" || strings.HasSuffix(name, ".svc") || strings.HasSuffix(name, ".pod")) {
+	if !ok && (name == "dns-version" || name == "svc" || name == nsName || strings.HasSuffix(name, ".svc") || strings.HasSuffix(name, ".pod")) {
 		// Relative to the cluster domain, as people write names.
 		z, rel, ok = x.forwardZone(), name, true
 	}
@@ -180,6 +181,9 @@ func (x *explainer) explain(name string) {
 		p.Kind = "reverse"
 	case isPodName(rel) && x.h.pods:
 		p.Kind = "pod"
+	case rel == nsName && x.h.isNSName(rel):
+		p.Kind = "nameserver"
+		x.note("the NS record's target: the addresses of the Services whose ready endpoints include this server's own (%v), else those addresses", x.h.serverAddrs)
 	default:
 		p, problem = parseRel(rel)
 	}
@@ -192,7 +196,7 @@ func (x *explainer) explain(name string) {
 		x.note("the server is not synced with its source yet: every name in the zone gets SERVFAIL until it is")
 	}
 	switch p.Kind {
-	case "service", "endpoint", "pod":
+	case "service", "endpoint", "pod", "nameserver":
 		x.query(mdns.TypeA, mdns.TypeAAAA)
 	case "srv":
 		x.query(mdns.TypeSRV)

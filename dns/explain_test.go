@@ -3,6 +3,7 @@ package dns_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +180,28 @@ func TestExplainNames(t *testing.T) {
 				t.Errorf("notes = %q, want one containing %q", e.Notes, tc.note)
 			}
 		})
+	}
+}
+
+// TestExplainNameServer: ns.dns is explained as the NS record's target
+// when the server knows its addresses, and as no name when it does not.
+func TestExplainNameServer(t *testing.T) {
+	h := dns.NewHandler(explainFixture(t), dns.Options{ServerAddrs: []netip.Addr{netip.MustParseAddr("192.0.2.53")}})
+	for _, name := range []string{"ns.dns", "NS.dns.cluster.local."} {
+		e := h.Explain(name)
+		if e.Parsed == nil || e.Parsed.Kind != "nameserver" || e.ParseError != "" {
+			t.Errorf("%s: parsed %+v, error %q", name, e.Parsed, e.ParseError)
+		}
+		if got := queries(e); !slices.Equal(got, []string{"A NOERROR 5 A 192.0.2.53", "AAAA NOERROR 5"}) {
+			t.Errorf("%s: queries = %q", name, got)
+		}
+		if !strings.Contains(strings.Join(e.Notes, "\n"), "NS record's target") {
+			t.Errorf("%s: notes = %q", name, e.Notes)
+		}
+	}
+	e := dns.NewHandler(explainFixture(t), dns.Options{}).Explain("ns.dns.cluster.local")
+	if got := queries(e); !strings.Contains(e.ParseError, "not a Service name") || !slices.Equal(got, []string{"A NXDOMAIN 5"}) {
+		t.Errorf("without server addresses: error %q, queries %q", e.ParseError, got)
 	}
 }
 

@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,6 +67,13 @@ type Options struct {
 	// path or retry serves it. SRV records keep the zone's order; their
 	// clients pick by weight.
 	FixedOrder bool
+	// ServerAddrs are the addresses the server is reached at (a pod's
+	// addresses). With them, the NS record's target ns.dns.<zone> resolves,
+	// as in CoreDNS: to the addresses of the Services whose ready endpoints
+	// include one of them (the cluster DNS Service's cluster IP), else to
+	// these addresses; NS answers carry them as additional data. Without
+	// them, ns.dns.<zone> does not exist.
+	ServerAddrs []netip.Addr
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -84,6 +93,8 @@ type Handler struct {
 	offline func(name string, qtype uint16)
 	pods    bool
 	fixed   bool // Options.FixedOrder
+	// serverAddrs are Options.ServerAddrs, unmapped.
+	serverAddrs []netip.Addr
 	// ptrZone is the first forward zone, fully qualified: where PTR records point.
 	ptrZone string
 }
@@ -99,6 +110,11 @@ type servedZone struct {
 func NewHandler(src Source, opts Options) *Handler {
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder}
+	for _, a := range opts.ServerAddrs {
+		if a = a.Unmap(); a.IsValid() && !slices.Contains(h.serverAddrs, a) {
+			h.serverAddrs = append(h.serverAddrs, a)
+		}
+	}
 	if len(opts.Zones) == 0 {
 		opts.Zones = []string{"cluster.local"}
 	}

@@ -7,16 +7,6 @@ import (
 	"github.com/slicedns/slicedns/zone"
 )
 
-// lookup is Snapshot.Lookup, plus pod names when Options.PodRecords is on.
-func (h *Handler) lookup(snap *zone.Snapshot, rel string) (zone.Node, bool) {
-	if h.pods {
-		if n, exists, isPod := podLookup(rel); isPod {
-			return n, exists
-		}
-	}
-	return snap.Lookup(rel)
-}
-
 // isPodName reports whether rel is "pod" or under it.
 func isPodName(rel string) bool { return rel == "pod" || strings.HasSuffix(rel, ".pod") }
 

@@ -161,7 +161,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	snap := h.src.Snapshot()
 	node, exists := snap.Lookup(rel)
-	if exists && node.CNAME() != "" {
+	if (exists && node.CNAME() != "") || (!exists && h.isNSName(rel)) {
 		return nil, 0, false
 	}
 	limit := udpLimit(q.edns, q.udpSize)
@@ -332,7 +332,7 @@ func (h *Handler) appendSRV(out []byte, label, rest string, s zone.SRV, z served
 func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byte {
 	out = appendName(out, "", "", z.lower)
 	out, at := h.appendRRHeader(out, mdns.TypeSOA)
-	out = appendName(out, "", "ns.dns", z.lower)
+	out = appendName(out, "", nsName, z.lower)
 	out = appendName(out, "", "hostmaster", z.lower)
 	out = binary.BigEndian.AppendUint32(out, uint32(snap.Modified().Unix()))
 	out = binary.BigEndian.AppendUint32(out, 7200)

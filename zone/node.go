@@ -312,16 +312,18 @@ type rareRecords struct {
 	txt   []string
 }
 
-// NewAddressNode returns a node called name that holds ip alone, as an A or
-// an AAAA record, and belongs to no Service: for names a DNS layer makes up
+// NewAddressNode returns a node called name that holds ips alone, as A or
+// AAAA records, and belongs to no Service: for names a DNS layer makes up
 // itself, such as CoreDNS-style pod records. Unlike Lookup, it allocates.
-func NewAddressNode(name string, ip netip.Addr) Node {
+func NewAddressNode(name string, ips ...netip.Addr) Node {
 	v := &view{names: name, nodes: []nodeRec{{nameEnd: uint32(len(name))}}}
-	v.appendAddr(ip)
-	if ip.Is4() {
-		v.nodes[0].n4 = 1
-	} else {
-		v.nodes[0].n6 = 1
+	for _, ip := range ips {
+		v.appendAddr(ip)
+		if ip.Is4() {
+			v.nodes[0].n4++
+		} else {
+			v.nodes[0].n6++
+		}
 	}
 	return Node{v: v}
 }

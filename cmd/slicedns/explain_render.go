@@ -138,6 +138,8 @@ func describeParsed(p *dns.ParsedName) string {
 		s = "the DNS schema version record"
 	case "pod":
 		s = "a pod name"
+	case "nameserver":
+		s = "the name server (the NS record's target)"
 	case "reverse":
 		s = "a reverse (PTR) name"
 	default:

@@ -112,10 +112,16 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 			return fmt.Errorf("--upstream: %w", err)
 		}
 	}
+	self, err := serverAddrs(cfg.dnsAddr, net.InterfaceAddrs)
+	if err != nil {
+		// Only ns.dns.<zone> depends on them.
+		log.Warn("cannot list this machine's addresses: ns.dns names will not resolve", zap.Error(err))
+	}
 	h := dns.NewHandler(z, dns.Options{
 		Zones: cfg.zones, TTL: cfg.ttl, Ready: src.Synced,
 		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
+		ServerAddrs: self,
 	})
 	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
 	if err := dnsSrv.Listen(); err != nil {
