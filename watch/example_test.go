@@ -3,6 +3,7 @@ package watch_test
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -24,6 +25,7 @@ func ExampleManifests() {
 	r := &zone.Resolver{Zone: z}
 	for _, name := range []string{"my-db.default.svc.cluster.local", "web.shop.svc.cluster.local"} {
 		addrs, err := r.LookupHost(context.Background(), name)
+		slices.Sort(addrs) // LookupHost rotates them, as DNS answers are
 		fmt.Println(name, addrs, err)
 	}
 	// Output:
