@@ -313,6 +313,33 @@ func TestKubeAPIServerHeadlessLifecycle(t *testing.T) {
 	})
 }
 
+// TestKubeAPIServerLongPortNames: the API server takes Service and
+// EndpointSlice port names of up to 63 characters (DNS labels; 15 is a
+// container port's limit), and such Services are served with their SRV
+// records.
+func TestKubeAPIServerLongPortNames(t *testing.T) {
+	c := kubetest.Require(t, kc)
+	t.Parallel()
+	ns := c.Namespace(t)
+	ctx := t.Context()
+	k := runKube(t, slicednsConfig(t, c), &Kube{Namespaces: []string{ns}})
+	k.waitSynced(t)
+	long := strings.Repeat("p", 61) + "x" // the longest an SRV query can name
+	svc := kubeHeadless(ns, "metrics")
+	svc.Spec.Ports[0].Name = long
+	create(t, ctx, c.Client.CoreV1().Services(ns).Create, svc)
+	sl := kubeSlice(ns, "metrics-a", "metrics", "10.1.0.1")
+	sl.Ports[0].Name = &long
+	create(t, ctx, c.Client.DiscoveryV1().EndpointSlices(ns).Create, sl)
+	kubeEventually(t, 10*time.Second, wantZoneAddrs(k.zone, "metrics."+ns+".svc", "10.1.0.1"))
+	if n, ok := k.zone.Snapshot().Lookup("_" + long + "._tcp.metrics." + ns + ".svc"); !ok || len(n.SRV()) != 1 {
+		t.Errorf("SRV of the %d-character port: %v, %v; want 1 record", len(long), n, ok)
+	}
+	if skipped := k.logs.FilterMessageSnippet("skipping an object").All(); len(skipped) > 0 {
+		t.Errorf("objects skipped: %v", skipped[0].ContextMap())
+	}
+}
+
 func TestKubeAPIServerLabelSelector(t *testing.T) {
 	c := kubetest.Require(t, kc)
 	t.Parallel()

@@ -48,16 +48,6 @@ func isDomain(s string) bool {
 	return true
 }
 
-// Port names stand in SRV labels "_<name>". A Service's are IANA service
-// names, at most 15 characters; an EndpointSlice's need only be DNS labels
-// (the API server checks them as such), and a slice with a longer one, from
-// a controller of its own, is served whole (at 63 characters no query can
-// name the port's SRV records: "_" makes the label 64 octets).
-const (
-	maxServicePortName = 15
-	maxSlicePortName   = maxLabel
-)
-
 func validProtocol(p Protocol) bool { return p == "TCP" || p == "UDP" || p == "SCTP" }
 
 // Validate reports the first reason s cannot be served, or nil. The API server
@@ -88,13 +78,19 @@ func (s *Service) Validate() error {
 	default:
 		return fmt.Errorf("service %s/%s: unknown type %d", s.Namespace, s.Name, s.Type)
 	}
-	return validatePorts("service "+s.Namespace+"/"+s.Name, s.Ports, maxServicePortName)
+	return validatePorts("service "+s.Namespace+"/"+s.Name, s.Ports)
 }
 
-func validatePorts(what string, ports []Port, maxName int) error {
+// validatePorts checks port names as the API server checks those of
+// Services and of EndpointSlices: DNS labels, up to 63 characters (only a
+// container's port names are IANA service names of at most 15). They stand
+// in SRV labels "_<name>"; at 63 characters the object is served whole,
+// though no query can name that port's SRV records: "_" makes the label 64
+// octets.
+func validatePorts(what string, ports []Port) error {
 	for _, p := range ports {
-		if p.Name != "" && (!isLabel(p.Name) || len(p.Name) > maxName) {
-			return fmt.Errorf("%s: port name %q is not a DNS label of at most %d characters", what, p.Name, maxName)
+		if p.Name != "" && !isLabel(p.Name) {
+			return fmt.Errorf("%s: port name %q is not a DNS label", what, p.Name)
 		}
 		if !validProtocol(p.Protocol) {
 			return fmt.Errorf("%s: port %q: protocol %q is not TCP, UDP or SCTP", what, p.Name, p.Protocol)
@@ -121,7 +117,7 @@ func (s *Slice) Validate() error {
 	if s.AddressType > FQDN {
 		return fmt.Errorf("%s: unknown address type %d", what, s.AddressType)
 	}
-	if err := validatePorts(what, s.Ports, maxSlicePortName); err != nil {
+	if err := validatePorts(what, s.Ports); err != nil {
 		return err
 	}
 	for i, e := range s.Endpoints {

@@ -106,7 +106,7 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ExternalName, ExternalName: "bad..name"},
 		&zone.Service{Namespace: "default", Name: "svc", Type: 9},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
-			Ports: []zone.Port{{Name: "a-very-long-port-name", Protocol: "TCP", Port: 1}}},
+			Ports: []zone.Port{{Name: "Port_Name", Protocol: "TCP", Port: 1}}},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
 			Ports: []zone.Port{{Name: "http", Protocol: "HTTP", Port: 80}}},
 		slice("default", "s", "", zone.IPv4, nil),
@@ -144,9 +144,9 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 	}
 }
 
-// An EndpointSlice's port names need only be DNS labels, as the API server
-// checks them; a Service's are IANA service names of at most 15 characters.
-func TestSlicePortNamesUpToALabel(t *testing.T) {
+// Port names need only be DNS labels, as the API server checks those of
+// Services and EndpointSlices (15 characters is a container port's limit).
+func TestPortNamesUpToALabel(t *testing.T) {
 	long := strings.Repeat("m", 61) + "x" // "_" and 62: the longest SRV label
 	z := build(t, headless("default", "svc"),
 		slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long, Protocol: "TCP", Port: 9100}}, ep("web-0", true, "10.0.0.9")))
@@ -164,9 +164,19 @@ func TestSlicePortNamesUpToALabel(t *testing.T) {
 	if err := z.UpsertSlice(slice("default", "s", "svc", zone.IPv4, []zone.Port{{Name: long + "yz", Protocol: "TCP"}})); err == nil {
 		t.Error("a 64-character port name was accepted")
 	}
-	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
-		Ports: []zone.Port{{Name: "sixteen-chars-ab", Protocol: "TCP", Port: 1}}}); err == nil {
-		t.Error("a Service port name of 16 characters was accepted")
+	// A ClusterIP Service's SRV records come from its own ports.
+	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "web", Type: zone.ClusterIP,
+		ClusterIPs: []netip.Addr{netip.MustParseAddr("10.96.0.9")}, Ports: []zone.Port{{Name: long, Protocol: "TCP", Port: 80}}}); err != nil {
+		t.Fatalf("a Service port name of 62 characters was refused: %v", err)
+	}
+	if got := render(z.Snapshot(), "_"+long+"._tcp.web.default.svc"); got != "SRV 0 100 80 web.default.svc" {
+		t.Errorf("SRV for a 62-character Service port name: %q", got)
+	}
+	for _, bad := range []string{long + "yz", "Upper", "-dash"} {
+		if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "web", Type: zone.Headless,
+			Ports: []zone.Port{{Name: bad, Protocol: "TCP", Port: 1}}}); err == nil {
+			t.Errorf("a Service port name %q was accepted", bad)
+		}
 	}
 }
 
