@@ -55,7 +55,9 @@ type Options struct {
 	Forwarder *Forwarder
 	// PodRecords answers <a-b-c-d>.<namespace>.pod.<zone> with the address
 	// the name spells, without checking that a pod has it (CoreDNS's "pods
-	// insecure"; deprecated by the DNS specification). Off: NXDOMAIN.
+	// insecure"). The DNS specification deprecates these names but still
+	// requires them (schema 1.1.0, 2.5), and the slicedns command turns
+	// them on unless told otherwise. Off: NXDOMAIN.
 	PodRecords bool
 	// FixedOrder keeps the A and AAAA records of every answer in the zone's
 	// order. Without it each answer starts at the record its query's ID

@@ -119,11 +119,16 @@ func TestDigReverseAndPods(t *testing.T) {
 		{name: "not a pod address", args: []string{"web.shop.pod.cluster.local", "A"}, status: "NXDOMAIN", auth: "SOA"},
 		{name: "no upstream: outside names refused", args: []string{"example.org", "A"}, status: "REFUSED"},
 	})
-	// Without --pod-records, and with the zones given: no pods, no PTR.
-	plain := start(t, "--manifests", demoDualStack(t), "--zone", "cluster.local")
+	// With pod records turned off, and the zones given: no pods, no PTR.
+	plain := start(t, "--manifests", demoDualStack(t), "--zone", "cluster.local", "--pod-records", "disabled")
 	plain.check(t, []digCase{
 		{name: "pods off", args: []string{"10-42-0-12.default.pod.cluster.local", "A"}, status: "NXDOMAIN", auth: "SOA"},
 		{name: "reverse zones not served", args: []string{"-x", "10.42.1.10"}, status: "REFUSED"},
+	})
+	// By default pod names answer: the specification (2.5) requires them.
+	byDefault := start(t, "--manifests", demoDualStack(t))
+	byDefault.check(t, []digCase{
+		{name: "pods on by default", args: []string{"10-42-0-12.default.pod.cluster.local", "A"}, status: "NOERROR", answers: []string{"10.42.0.12"}},
 	})
 }
 

@@ -43,6 +43,7 @@ type explainConfig struct {
 	output                        string
 	zones                         listFlag
 	ttl                           time.Duration
+	podRecords                    bool
 	timeout                       time.Duration
 	name                          string
 }
@@ -89,6 +90,7 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	fs.StringVar(&c.output, "o", "text", "output `format`: text or json")
 	fs.Var(&c.zones, "zone", "DNS `zone` served (repeatable; default cluster.local, in-addr.arpa, ip6.arpa); not with --server")
 	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, as served; not with --server")
+	podRecords := fs.String("pod-records", "insecure", podRecordsUsage+"; as served, not with --server")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for the cluster or the server")
 	// Flags may follow NAME: parse again after each positional argument.
 	var names []string
@@ -119,6 +121,9 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	if c.ttl, err = ttlFlag(*ttl); err != nil {
 		return nil, err
 	}
+	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
+		return nil, err
+	}
 	if c.kubeconfig == "" && c.manifests == "" && c.server == "" {
 		c.kubeconfig = os.Getenv("KUBECONFIG")
 	}
@@ -133,8 +138,8 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 		return nil, errors.New("nothing to explain from: give --manifests DIR, --kubeconfig PATH or --server URL")
 	case given > 1:
 		return nil, errors.New("--manifests, --kubeconfig and --server are exclusive")
-	case c.server != "" && (len(c.zones) > 0 || *ttl != 5):
-		return nil, errors.New("--zone and --ttl are the server's own with --server")
+	case c.server != "" && (len(c.zones) > 0 || *ttl != 5 || *podRecords != "insecure"):
+		return nil, errors.New("--zone, --ttl and --pod-records are the server's own with --server")
 	}
 	if len(c.zones) == 0 {
 		c.zones = slices.Clone(defaultZones)
@@ -161,7 +166,7 @@ func explain(ctx context.Context, cfg *explainConfig, stderr io.Writer) (*dns.Ex
 	} else if err := readCluster(ctx, cfg, z, log); err != nil {
 		return nil, err
 	}
-	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl})
+	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl, PodRecords: cfg.podRecords})
 	return h.Explain(cfg.name), nil
 }
 

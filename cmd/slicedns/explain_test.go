@@ -261,6 +261,24 @@ func TestExplainServer(t *testing.T) {
 	}
 }
 
+// TestExplainPodRecords: explain answers pod names as a server with the
+// same --pod-records does: on by default.
+func TestExplainPodRecords(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		rcode string
+	}{
+		{nil, "NOERROR"},
+		{[]string{"--pod-records", "disabled"}, "NXDOMAIN"},
+	} {
+		got := explainJSON(t, append(append([]string{"--manifests", demoDir}, tc.args...), "10-42-0-12.default.pod.cluster.local")...)
+		q := got["queries"].([]any)[0].(map[string]any)
+		if q["rcode"] != tc.rcode {
+			t.Errorf("explain %q: A %v, want %s", tc.args, q["rcode"], tc.rcode)
+		}
+	}
+}
+
 func TestExplainExitCodes(t *testing.T) {
 	tests := []struct {
 		args []string
@@ -273,7 +291,9 @@ func TestExplainExitCodes(t *testing.T) {
 		{[]string{"--manifests", demoDir, "a", "b"}, 2, "want exactly one NAME"},
 		{[]string{"--manifests", demoDir, "-o", "yaml", "a"}, 2, `-o "yaml"`},
 		{[]string{"--manifests", demoDir, "--server", "http://127.0.0.1:1", "a"}, 2, "exclusive"},
-		{[]string{"--server", "http://127.0.0.1:1", "--zone", "x", "a"}, 2, "--zone and --ttl"},
+		{[]string{"--server", "http://127.0.0.1:1", "--zone", "x", "a"}, 2, "--zone, --ttl and --pod-records"},
+		{[]string{"--server", "http://127.0.0.1:1", "--pod-records", "disabled", "a"}, 2, "are the server's own"},
+		{[]string{"--manifests", demoDir, "--pod-records", "verified", "a"}, 2, `--pod-records "verified"`},
 		{[]string{"--server", "http://127.0.0.1:1", "--timeout", "2s", "a"}, 1, "connection refused"},
 		{[]string{"--manifests", "/nonexistent", "a"}, 1, "--manifests"},
 	}

@@ -53,6 +53,20 @@ func hasForwardZone(zones []string) bool {
 	return false
 }
 
+// podRecordsUsage describes --pod-records, for the server and explain.
+const podRecordsUsage = "answer <a-b-c-d>.<ns>.pod.<zone> names: insecure (the address in the name, unchecked, as CoreDNS's \"pods insecure\"; deprecated but required by the Kubernetes DNS specification 1.1.0), or disabled"
+
+// podRecordsFlag reads --pod-records: whether pod names are answered.
+func podRecordsFlag(v string) (bool, error) {
+	switch v {
+	case "insecure":
+		return true, nil
+	case "disabled":
+		return false, nil
+	}
+	return false, fmt.Errorf("--pod-records %q: want insecure or disabled", v)
+}
+
 // ttlFlag checks --ttl, given in seconds.
 func ttlFlag(seconds uint) (time.Duration, error) {
 	if seconds < 1 || seconds > 3600 {
@@ -90,7 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var upstreams listFlag
 	fs.Var(&upstreams, "upstream", "forward names outside the zones to these resolvers: `addresses` (10.0.0.10, 10.0.0.10:53, [2001:db8::1]:53; comma-separated or repeated) or a resolv.conf path such as /etc/resolv.conf (default: none, such names get REFUSED)")
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long a forwarded query may take, across all upstreams, before SERVFAIL")
-	podRecords := fs.String("pod-records", "disabled", "answer <a-b-c-d>.<ns>.pod.<zone> names: disabled, or insecure (the address in the name, unchecked, as CoreDNS's \"pods insecure\"; deprecated by the Kubernetes DNS specification)")
+	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.BoolVar(&c.fixedOrder, "fixed-order", false, "keep A and AAAA records in the zone's order (default: each answer starts at the address its query ID picks, spreading clients over endpoints as CoreDNS's loadbalance plugin does)")
 	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
@@ -127,12 +141,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.upstreamTimeout <= 0 {
 		return nil, errors.New("--upstream-timeout must be positive")
 	}
-	switch *podRecords {
-	case "disabled":
-	case "insecure":
-		c.podRecords = true
-	default:
-		return nil, fmt.Errorf("--pod-records %q: want disabled or insecure", *podRecords)
+	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
+		return nil, err
 	}
 	if c.manifests != "" && c.kubeconfig != "" {
 		return nil, errors.New("--manifests and --kubeconfig are exclusive: serve a folder or a cluster, not both")
