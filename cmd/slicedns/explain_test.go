@@ -238,7 +238,7 @@ func TestExplainText(t *testing.T) {
 // TestExplainServer: --server renders what the server's GET /explain
 // returns, identically to reading the same manifests locally.
 func TestExplainServer(t *testing.T) {
-	inst := start(t, "--manifests", demoDir)
+	inst := start(t, "--manifests", demoDir, "--http-explain")
 	base := "http://" + inst.httpAddr
 	for _, format := range []string{"json", "text"} {
 		for _, name := range []string{"my-db.default.svc.cluster.local", "_http._tcp.web.shop.svc", "nope.default.svc"} {
@@ -258,6 +258,15 @@ func TestExplainServer(t *testing.T) {
 	}
 	if status, _ := httpGet(t, base+"/explain"); status != 400 {
 		t.Errorf("GET /explain without a name: %d, want 400", status)
+	}
+
+	// Off by default: it tells more than DNS does.
+	closed := start(t, "--manifests", demoDir)
+	if status, body := httpGet(t, "http://"+closed.httpAddr+"/explain?name=my-db.default.svc"); status != 404 || !strings.Contains(body, "--http-explain") {
+		t.Errorf("GET /explain without --http-explain: %d %q, want 404 naming the flag", status, body)
+	}
+	if _, errOut, code := explainCmd(t, "--server", "http://"+closed.httpAddr, "my-db.default.svc"); code != 1 || !strings.Contains(errOut, "--http-explain") {
+		t.Errorf("explain --server without --http-explain: exit %d, %q", code, errOut)
 	}
 }
 

@@ -37,6 +37,7 @@ type config struct {
 	startupTimeout time.Duration
 	lameduck       time.Duration
 	pprof          bool
+	httpExplain    bool
 }
 
 // defaultZones are served when no --zone is given, as CoreDNS's default
@@ -112,6 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query (costly under load)")
 	fs.DurationVar(&c.startupTimeout, "startup-timeout", 5*time.Second, "how long to wait for the first sync before opening the DNS listener (names get SERVFAIL until synced)")
 	fs.DurationVar(&c.lameduck, "lameduck", 5*time.Second, "on SIGTERM, keep answering this long while /readyz reports 503")
+	fs.BoolVar(&c.httpExplain, "http-explain", false, "serve /explain?name=NAME on the HTTP address, for `slicedns explain --server` (it shows selectors, nodes, pod names and not-ready endpoints to whoever reaches the port)")
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address (and sample allocations for heap profiles, which costs ~1.5 MB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

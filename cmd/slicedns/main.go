@@ -132,7 +132,11 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		dnsSrv.Shutdown(context.Background())
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	httpSrv := &http.Server{Handler: httpMux(reg, ready, cfg.pprof, h.Explain), ReadHeaderTimeout: 5 * time.Second}
+	var explain func(string) *dns.Explanation
+	if cfg.httpExplain {
+		explain = h.Explain
+	}
+	httpSrv := &http.Server{Handler: httpMux(reg, ready, cfg.pprof, explain), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- dnsSrv.Serve() }()
 	if fwd != nil {
