@@ -154,6 +154,10 @@ func (x *explainer) servedFrom(e *zone.Endpoint) string {
 func (x *explainer) serviceNotes(svc *zone.Service, served int) {
 	switch svc.Type {
 	case zone.ExternalName:
+		if zone.ExternalNameIsAddress(svc.ExternalName) {
+			x.note("ExternalName Service whose externalName %s is an IP address, not a host name: DNS servers do not resolve it (NXDOMAIN); give a host name, or use a Service without selector and an EndpointSlice", svc.ExternalName)
+			break
+		}
 		x.note("ExternalName Service: its name answers every query type with a CNAME to %s; it has no other names", strings.TrimSuffix(svc.ExternalName, "."))
 	case zone.ClusterIP:
 		x.note("ClusterIP Service: its name answers with the cluster IP whether endpoints are ready or not; ready endpoints also get names of their own")

@@ -205,6 +205,22 @@ func TestExplainNameServer(t *testing.T) {
 	}
 }
 
+// TestExplainExternalNameAddress: an ExternalName that is an IP address has
+// no records, and explain says why.
+func TestExplainExternalNameAddress(t *testing.T) {
+	z := zone.New()
+	if err := z.UpsertService(&zone.Service{Namespace: "default", Name: "legacy", Type: zone.ExternalName, ExternalName: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	e := dns.NewHandler(z, dns.Options{}).Explain("legacy.default.svc")
+	if got := queries(e); !slices.Equal(got, []string{"A NXDOMAIN 5", "AAAA NXDOMAIN 5"}) {
+		t.Errorf("queries = %q", got)
+	}
+	if !strings.Contains(strings.Join(e.Notes, "\n"), "is an IP address") {
+		t.Errorf("notes = %q", e.Notes)
+	}
+}
+
 // TestExplainNotReady: a server that is not synced says so, and its queries
 // get SERVFAIL, exactly as clients see.
 func TestExplainNotReady(t *testing.T) {

@@ -92,6 +92,9 @@ func fixture(t testing.TB) *zone.Zone {
 		clusterIP("default", "quiet", nil, "10.96.0.2"),
 
 		&zone.Service{Namespace: "default", Name: "ext", Type: zone.ExternalName, ExternalName: "db.example.com"},
+		// An address as externalName: no host, so no record (the API
+		// server takes it with a warning).
+		&zone.Service{Namespace: "default", Name: "ext-ip", Type: zone.ExternalName, ExternalName: "192.0.2.1"},
 		headless("default", "fqdn"),
 		slice("default", "fqdn-1", "fqdn", zone.FQDN, cql, zone.Endpoint{Hostname: "x", Ready: true}),
 		headless("default", "empty"),

@@ -130,6 +130,8 @@ var dnsTestCases = []testCase{
 	{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeTXT, Answer: []string{
 		"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
 	}},
+	{Qname: "ext-ip.default.svc.cluster.local.", Qtype: mdns.TypeA, Rcode: mdns.RcodeNameError, Ns: []string{soa}},
+	{Qname: "ext-ip.default.svc.cluster.local.", Qtype: mdns.TypeCNAME, Rcode: mdns.RcodeNameError, Ns: []string{soa}},
 
 	// Nothing to answer: NXDOMAIN.
 	{Qname: "fqdn.default.svc.cluster.local.", Qtype: mdns.TypeA, Rcode: mdns.RcodeNameError, Ns: []string{soa}},

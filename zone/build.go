@@ -68,6 +68,13 @@ func (b *builder) build(e *entry) *view {
 	base := serviceKey(svc.Namespace, svc.Name) + ".svc"
 	v := &view{e: e}
 	if svc.Type == ExternalName {
+		// The API server takes an IPv4 address as externalName, with a
+		// warning; as a DNS name of digits it is no host, so DNS servers
+		// do not resolve it (the Kubernetes docs; CoreDNS answers nothing)
+		// and the Service publishes no name.
+		if ExternalNameIsAddress(svc.ExternalName) {
+			return v
+		}
 		v.names = base
 		v.nodes = []nodeRec{{nameEnd: uint32(len(base))}}
 		v.rare = &rareRecords{cname: strings.TrimSuffix(svc.ExternalName, ".")}

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -107,4 +108,11 @@ type Endpoint struct {
 	Zone        string
 	// TargetRef names what backs the endpoint, as "Kind/name" (usually a Pod).
 	TargetRef string
+}
+
+// ExternalNameIsAddress reports whether an ExternalName Service's target is
+// an IP address rather than a host name: such a Service has no records.
+func ExternalNameIsAddress(externalName string) bool {
+	_, err := netip.ParseAddr(strings.TrimSuffix(externalName, "."))
+	return err == nil
 }
