@@ -19,6 +19,14 @@ const advertisedUDPSize = 1232
 // any truncation; nil means r must be dropped (it is itself a response). It
 // is what ServeDNS writes, exposed for in-process use and for tests.
 func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
+	m := h.answer(r)
+	if m != nil {
+		h.addNSID(m, r)
+	}
+	return m
+}
+
+func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 	if r.Response {
 		return nil
 	}

@@ -76,6 +76,9 @@ type Options struct {
 	// these addresses; NS answers carry them as additional data. Without
 	// them, ns.dns.<zone> does not exist.
 	ServerAddrs []netip.Addr
+	// NSID identifies this server (a pod name, say) to queries that ask for
+	// it with the EDNS0 NSID option (RFC 5001, dig +nsid). Empty: no NSID.
+	NSID string
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -97,6 +100,7 @@ type Handler struct {
 	fixed   bool // Options.FixedOrder
 	// serverAddrs are Options.ServerAddrs, unmapped.
 	serverAddrs []netip.Addr
+	nsid        string // Options.NSID in hex, as miekg/dns holds it
 	// ptrZone is the first forward zone, fully qualified: where PTR records point.
 	ptrZone string
 }
@@ -112,6 +116,9 @@ type servedZone struct {
 func NewHandler(src Source, opts Options) *Handler {
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder}
+	if opts.NSID != "" {
+		h.nsid = nsidHex(opts.NSID)
+	}
 	for _, a := range opts.ServerAddrs {
 		if a = a.Unmap(); a.IsValid() && !slices.Contains(h.serverAddrs, a) {
 			h.serverAddrs = append(h.serverAddrs, a)

@@ -38,6 +38,7 @@ type wireQuery struct {
 	qend    int // end of the question section
 	edns    bool
 	do      bool // the query's DNSSEC OK bit, copied to the answer
+	nsid    bool // the query asks for the server's NSID (RFC 5001)
 	udpSize uint16
 	lower   [255]byte
 	nameLen int // length of lower, the name without its final dot
@@ -103,18 +104,26 @@ func parseQuery(b []byte, q *wireQuery) bool {
 		return false
 	}
 	q.qend = off + 4
-	q.edns, q.do = false, false
+	q.edns, q.do, q.nsid = false, false, false
 	if arcount == 0 {
 		return q.qend == len(b)
 	}
 	// The OPT record: root owner, type OPT, class = UDP size, TTL = extended
-	// rcode, version and flags, then options, which are ignored (RFC 6891 6.1.2).
+	// rcode, version and flags, then options, which are ignored (RFC 6891
+	// 6.1.2) but for NSID.
 	o := b[q.qend:]
 	if len(o) < 11 || o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != mdns.TypeOPT || o[6] != 0 {
 		return false
 	}
 	if int(binary.BigEndian.Uint16(o[9:]))+11 != len(o) {
 		return false
+	}
+	for opts := o[11:]; len(opts) > 0; {
+		if len(opts) < 4 || int(binary.BigEndian.Uint16(opts[2:]))+4 > len(opts) {
+			return false // a malformed option: the general path's to judge
+		}
+		q.nsid = q.nsid || binary.BigEndian.Uint16(opts) == mdns.EDNS0NSID
+		opts = opts[4+int(binary.BigEndian.Uint16(opts[2:])):]
 	}
 	q.edns = true
 	q.do = o[7]&0x80 != 0
@@ -151,7 +160,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	if q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA && q.qtype != mdns.TypeSRV {
 		return nil, 0, false
 	}
-	if h.logQ || (h.ready != nil && !h.ready()) {
+	if h.logQ || (h.ready != nil && !h.ready()) || (q.nsid && h.nsid != "") {
 		return nil, 0, false
 	}
 	z, rel, ok := h.match(q.name())

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -59,6 +60,24 @@ func TestDigNameServer(t *testing.T) {
 		{name: "NS with its address", args: []string{"cluster.local", "NS"},
 			status: "NOERROR", answers: []string{"ns.dns.cluster.local."}, extra: []string{"10.96.0.10"}},
 	})
+}
+
+// TestDigNSID: dig +nsid names the server, over UDP and TCP.
+func TestDigNSID(t *testing.T) {
+	needDig(t)
+	inst := start(t, "--manifests", copyDemo(t), "--nsid", "slicedns-abc12")
+	for _, transport := range []string{"+notcp", "+tcp"} {
+		r := inst.dig(t, "my-db.default.svc.cluster.local", "A", "+nsid", transport)
+		if !strings.Contains(r.raw, `NSID: 73 6c 69 63 65 64 6e 73 2d 61 62 63 31 32 ("slicedns-abc12")`) {
+			t.Errorf("%s: no NSID in\n%s", transport, r.raw)
+		}
+		if r.status != "NOERROR" || len(r.answer) != 2 {
+			t.Errorf("%s: %s, %d answers", transport, r.status, len(r.answer))
+		}
+	}
+	if r := inst.dig(t, "my-db.default.svc.cluster.local", "A"); strings.Contains(r.raw, "NSID") {
+		t.Errorf("NSID sent unasked:\n%s", r.raw)
+	}
 }
 
 func TestServerAddrs(t *testing.T) {

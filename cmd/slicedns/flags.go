@@ -29,6 +29,7 @@ type config struct {
 	upstreamTimeout time.Duration
 	podRecords      bool
 	fixedOrder      bool
+	nsid            string
 
 	logFormat  string
 	logLevel   string
@@ -106,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&upstreams, "upstream", "forward names outside the zones to these resolvers: `addresses` (10.0.0.10, 10.0.0.10:53, [2001:db8::1]:53; comma-separated or repeated) or a resolv.conf path such as /etc/resolv.conf (default: none, such names get REFUSED)")
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long a forwarded query may take, across all upstreams, before SERVFAIL")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
+	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	fs.BoolVar(&c.fixedOrder, "fixed-order", false, "keep A and AAAA records in the zone's order (default: each answer starts at the address its query ID picks, spreading clients over endpoints as CoreDNS's loadbalance plugin does)")
 	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")

@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		Zones: cfg.zones, TTL: cfg.ttl, Ready: src.Synced,
 		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
-		ServerAddrs: self,
+		ServerAddrs: self, NSID: cfg.nsid,
 	})
 	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
 	if err := dnsSrv.Listen(); err != nil {
