@@ -55,7 +55,7 @@ func run(args []string, stderr io.Writer) int {
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log, memCeiling, userLimit); err != nil {
+	if err := serve(ctx, cfg, log, newSource, memCeiling, userLimit); err != nil {
 		log.Error("exiting", zap.Error(err))
 		fmt.Fprintf(stderr, "slicedns: %v\n", err)
 		return 1
@@ -69,10 +69,15 @@ type source interface {
 	Synced() bool
 }
 
-// serve runs slicedns until ctx is done. Once the source is synced it keeps
-// the memory limit below memCeiling (0 for none; see tidyMemory), unless
-// userLimit says GOMEMLIMIT is the user's.
-func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64, userLimit bool) error {
+// newSourceFunc is newSource's type, for tests to serve from a source of
+// their own.
+type newSourceFunc func(cfg *config, z *zone.Zone, log *zap.Logger, m *watch.Metrics) (source, string, error)
+
+// serve runs slicedns, from the source newSrc makes, until ctx is done or
+// the source fails. Once the source is synced it keeps the memory limit
+// below memCeiling (0 for none; see tidyMemory), unless userLimit says
+// GOMEMLIMIT is the user's.
+func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFunc, memCeiling uint64, userLimit bool) error {
 	gcAfterSync := tuneGC() // before the source loads anything
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -80,21 +85,30 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 	registerZoneMetrics(reg, z)
 	wm := watch.NewMetrics(reg)
 
-	src, desc, err := newSource(cfg, z, log, wm)
+	src, desc, err := newSrc(cfg, z, log, wm)
 	if err != nil {
 		return err
 	}
 	srcCtx, stopSource := context.WithCancel(context.Background())
 	defer stopSource()
-	srcDone := make(chan error, 1)
-	go func() { srcDone <- src.Run(srcCtx) }()
+	srcDone := make(chan struct{}) // closed once Run has returned srcErr
+	var srcErr error
+	go func() { srcErr = src.Run(srcCtx); close(srcDone) }()
 	go gcAfterSync(srcCtx, src.Synced)
 	var follow *memFollower
 	if !userLimit {
 		follow = &memFollower{synced: src.Synced, ceiling: memCeiling}
 	}
 	go tidyMemory(srcCtx, follow)
-	waitSynced(ctx, src, cfg.startupTimeout, log)
+	waitSynced(ctx, src, srcDone, cfg.startupTimeout, log)
+	// Failing at start ends slicedns as failing later does (below).
+	select {
+	case <-srcDone:
+		if srcErr != nil {
+			return srcErr
+		}
+	default:
+	}
 
 	var draining atomic.Bool
 	ready := func() (bool, string) {
@@ -161,11 +175,11 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		dnsSrv.Shutdown(context.Background())
 		httpSrv.Close()
 		return err
-	case err := <-srcDone:
-		if err != nil {
+	case <-srcDone:
+		if srcErr != nil {
 			dnsSrv.Shutdown(context.Background())
 			httpSrv.Close()
-			return err
+			return srcErr
 		}
 	}
 	// Lame duck: stay in service while load balancers see /readyz fail and
@@ -191,13 +205,25 @@ func forceSignal() <-chan os.Signal {
 	return c
 }
 
-func waitSynced(ctx context.Context, src source, timeout time.Duration, log *zap.Logger) {
-	deadline := time.Now().Add(timeout)
-	for !src.Synced() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !src.Synced() {
-		log.Warn("not synced after --startup-timeout: answering SERVFAIL until synced", zap.Duration("startup_timeout", timeout))
+// waitSynced waits up to timeout for src's first sync, or until ctx is done
+// or the source has ended (srcDone is closed): one that failed at start
+// would never sync.
+func waitSynced(ctx context.Context, src source, srcDone <-chan struct{}, timeout time.Duration, log *zap.Logger) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !src.Synced() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-srcDone:
+			return
+		case <-deadline.C:
+			log.Warn("not synced after --startup-timeout: answering SERVFAIL until synced", zap.Duration("startup_timeout", timeout))
+			return
+		case <-tick.C:
+		}
 	}
 }
 
