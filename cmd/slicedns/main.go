@@ -100,23 +100,16 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		follow = &memFollower{synced: src.Synced, ceiling: memCeiling}
 	}
 	go tidyMemory(srcCtx, follow)
-	waitSynced(ctx, src, srcDone, cfg.startupTimeout, log)
-	// Failing at start ends slicedns as failing later does (below).
-	select {
-	case <-srcDone:
-		if srcErr != nil {
-			return srcErr
-		}
-	default:
-	}
-
-	var draining atomic.Bool
+	var draining, dnsOpen atomic.Bool
 	ready := func() (bool, string) {
 		switch {
 		case draining.Load():
 			return false, "shutting down"
 		case !src.Synced():
 			return false, "not synced with " + desc
+		case !dnsOpen.Load():
+			// Between the sync and the bind, for a moment.
+			return false, "DNS port not open yet"
 		}
 		return true, ""
 	}
@@ -137,17 +130,39 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
 		ServerAddrs: self,
 	})
-	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
-	if err := dnsSrv.Listen(); err != nil {
-		return bindHint(err)
-	}
+
+	// The HTTP port opens before the wait for the first sync: the liveness
+	// probe must find /healthz however long --startup-timeout is, and
+	// /readyz says why the pod is not ready yet.
 	httpLn, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		dnsSrv.Shutdown(context.Background())
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	httpSrv := &http.Server{Handler: httpMux(reg, ready, cfg.pprof, h.Explain), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
+	go func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("HTTP endpoints open", zap.String("http_addr", httpLn.Addr().String()))
+
+	waitSynced(ctx, src, srcDone, cfg.startupTimeout, log)
+	// Failing at start ends slicedns as failing later does (below).
+	select {
+	case <-srcDone:
+		if srcErr != nil {
+			httpSrv.Close()
+			return srcErr
+		}
+	default:
+	}
+	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
+	if err := dnsSrv.Listen(); err != nil {
+		httpSrv.Close()
+		return bindHint(err)
+	}
+	dnsOpen.Store(true)
 	go func() { errc <- dnsSrv.Serve() }()
 	if fwd != nil {
 		// The probes start once the DNS server is up: a loop probe is
@@ -156,11 +171,6 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		defer stopFwd()
 		go fwd.Run(fwdCtx)
 	}
-	go func() {
-		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-		}
-	}()
 	log.Info("serving",
 		zap.String("dns_addr", dnsSrv.LocalAddr().String()),
 		zap.String("http_addr", httpLn.Addr().String()),

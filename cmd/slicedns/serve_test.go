@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,5 +92,67 @@ func TestServeEndsWhenTheSourceFails(t *testing.T) {
 				t.Fatal("serve still running 10s after its source failed")
 			}
 		})
+	}
+}
+
+// The HTTP endpoints answer while start-up waits for the first sync, so
+// that a liveness probe finds /healthz however long --startup-timeout is;
+// /readyz says why the server is not ready until it is.
+func TestServeAnswersHTTPWhileWaitingForTheSync(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	src := &fakeSource{run: func(ctx context.Context, _ *atomic.Bool) error { <-ctx.Done(); return nil }}
+	s := serveFrom(t, src, "--http-addr", addr, "--startup-timeout", "1m")
+	get := func(path string) (int, string, error) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, _, err := get("/healthz")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTP endpoints 10s into a 1m --startup-timeout: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		body string
+	}{
+		{"/healthz", 200, "ok"},
+		{"/readyz", 503, "not synced with fake source"},
+		{"/metrics", 200, "slicedns_watch_staleness_seconds"},
+	} {
+		code, body, err := get(c.path)
+		if err != nil || code != c.code || !strings.Contains(body, c.body) {
+			t.Errorf("%s before the sync: %d %q, %v; want %d with %q", c.path, code, body, err, c.code, c.body)
+		}
+	}
+	if s.logs.FilterMessage("serving").Len() != 0 {
+		t.Error("the DNS port opened before the sync")
+	}
+
+	src.synced.Store(true)
+	for s.logs.FilterMessage("serving").Len() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("not serving DNS 10s after the sync")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, body, err := get("/readyz"); code != 200 {
+		t.Errorf("/readyz once serving: %d %q, %v; want 200", code, body, err)
 	}
 }
