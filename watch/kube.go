@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -187,12 +188,12 @@ func (k *Kube) serviceReflector(ns string, store cache.ReflectorStore) func(cont
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
 			list, err := client.ListServices(ctx, ns, o)
-			return list, l.result(err)
+			return list, l.result(ctx, o, err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
 			o.LabelSelector = sel
 			w, err := client.WatchServices(ctx, ns, o)
-			return w, l.result(err)
+			return w, l.result(ctx, o, err)
 		},
 	}
 	return l.run(cache.NewReflectorWithOptions(lw, &corev1.Service{}, store, cache.ReflectorOptions{Name: l.what}))
@@ -204,11 +205,11 @@ func (k *Kube) sliceReflector(ns string, store cache.ReflectorStore) func(contex
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			list, err := client.ListEndpointSlices(ctx, ns, o)
-			return list, l.result(err)
+			return list, l.result(ctx, o, err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (apiwatch.Interface, error) {
 			w, err := client.WatchEndpointSlices(ctx, ns, o)
-			return w, l.result(err)
+			return w, l.result(ctx, o, err)
 		},
 	}
 	return l.run(cache.NewReflectorWithOptions(lw, &discoveryv1.EndpointSlice{}, store, cache.ReflectorOptions{Name: l.what}))
@@ -222,7 +223,9 @@ func (l *kubeLink) run(r *cache.Reflector) func(context.Context) {
 	return func(ctx context.Context) {
 		backoff := wait.NewExponentialBackoffManager(800*time.Millisecond, 30*time.Second, 2*time.Minute, 2.0, 1.0, clock.RealClock{})
 		wait.BackoffUntil(func() {
-			if err := r.ListAndWatchWithContext(ctx); err != nil {
+			// A failed request that ends the round was reported by result
+			// already; what else ends it (a list it cannot decode) was not.
+			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil && !l.reported(err) {
 				l.failed(err)
 			}
 		}, backoff, true, ctx.Done())
@@ -243,6 +246,7 @@ type kubeLink struct {
 	down       time.Time // start of the current failure streak; zero when up
 	logged     time.Time // last warning in the streak
 	suppressed int       // failures since that warning
+	last       error     // the last failure reported
 }
 
 func (k *Kube) newLink(resource, ns string) *kubeLink {
@@ -253,13 +257,51 @@ func (k *Kube) newLink(resource, ns string) *kubeLink {
 	return &kubeLink{k: k, what: what}
 }
 
-// result notes the outcome of a list or watch request and returns err.
-// Failures are the WatchErrorHandler's to report, after client-go's own
-// retries.
-func (l *kubeLink) result(err error) error {
-	if err != nil {
-		return err
+// result notes the outcome of a list or watch request (made with o) and
+// returns err. A failure is reported here, as it happens: client-go retries
+// a refused connection or a 429 inside ListAndWatch without returning, so
+// an API server that is restarting, or not there at all, would otherwise
+// never be reported. Not failures: a request cut short by shutdown, an
+// expired or too new resourceVersion (the reflector relists), and a
+// watch-list request the API server rejects (1.33's default has the
+// WatchList feature off): client-go then lists instead, and that list's
+// outcome tells whether the API server is reachable.
+func (l *kubeLink) result(ctx context.Context, o metav1.ListOptions, err error) error {
+	switch {
+	case err == nil:
+		l.reachable()
+	case ctx.Err() != nil, relistError(err):
+	case o.SendInitialEvents != nil && *o.SendInitialEvents && isAPIStatus(err) && !apierrors.IsTooManyRequests(err):
+	default:
+		l.failed(err)
 	}
+	return err
+}
+
+// relistError reports the errors on which a reflector starts over with a
+// fresh list, as it does after a long disconnection.
+func relistError(err error) bool {
+	return apierrors.IsResourceExpired(err) || apierrors.IsGone(err) ||
+		apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge)
+}
+
+// isAPIStatus reports whether err is an answer from the API server.
+func isAPIStatus(err error) bool {
+	var s apierrors.APIStatus
+	return errors.As(err, &s)
+}
+
+// reported reports whether err is, or wraps, the last failure reported, as
+// the error ending a ListAndWatch round does when result reported it.
+func (l *kubeLink) reported(err error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last != nil && errors.Is(err, l.last)
+}
+
+// reachable notes a successful request: contact for the staleness gauge,
+// and the end of a failure streak.
+func (l *kubeLink) reachable() {
 	l.k.Metrics.Touch()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -268,7 +310,6 @@ func (l *kubeLink) result(err error) error {
 			zap.Duration("after", time.Since(l.down)), zap.Int("suppressedErrors", l.suppressed))
 		l.down, l.logged, l.suppressed = time.Time{}, time.Time{}, 0
 	}
-	return nil
 }
 
 // failed reports a list or watch failure: the first of a streak, then at
@@ -276,6 +317,7 @@ func (l *kubeLink) result(err error) error {
 func (l *kubeLink) failed(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.last = err
 	now := time.Now()
 	if l.down.IsZero() {
 		l.down = now

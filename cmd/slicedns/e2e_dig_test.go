@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,20 +206,34 @@ func TestDigFollowsEdits(t *testing.T) {
 
 func TestBadCommandLines(t *testing.T) {
 	bin := slicednsBinary(t)
+	// A cluster slicedns could start watching, were the command line good.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
+		code int // 2 for a bad command line, 1 for failing to serve
 	}{
-		{[]string{"--no-such-flag"}, "flag provided but not defined"},
-		{[]string{"--manifests", "/nonexistent/dir", "--dns-addr", "127.0.0.1:0"}, "/nonexistent/dir"},
-		{[]string{"--manifests", "x", "--kubeconfig", "y"}, "exclusive"},
-		{[]string{"--log-format", "xml"}, "--log-format"},
-		{[]string{"--ttl", "0"}, "--ttl"},
+		{[]string{"--no-such-flag"}, "flag provided but not defined", 2},
+		{[]string{"--manifests", "/nonexistent/dir", "--dns-addr", "127.0.0.1:0"}, "/nonexistent/dir", 1},
+		{[]string{"--manifests", "x", "--kubeconfig", "y"}, "exclusive", 2},
+		{[]string{"--log-format", "xml"}, "--log-format", 2},
+		{[]string{"--ttl", "0"}, "--ttl", 2},
+		{[]string{"--kubeconfig", kubeconfig, "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+			"--label-selector", "a in ("}, "--label-selector", 2},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()
-		if err == nil {
-			t.Errorf("%v: exit 0, want failure", tc.args)
-			continue
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
+			t.Errorf("%v: %v, want exit status %d", tc.args, err, tc.code)
 		}
 		last := strings.TrimSpace(string(out))
 		if i := strings.LastIndexByte(last, '\n'); i >= 0 {

@@ -37,11 +37,24 @@ func TestAPIServerOutages(t *testing.T) {
 	if code, _ := httpGet(t, "http://"+inst.httpAddr+"/healthz"); code != 200 {
 		t.Errorf("/healthz before sync = %d, want 200 (liveness only)", code)
 	}
+	// The outage is logged at once, one warning per watch, and then no more
+	// while the reflectors retry (every 0.8 to 1.6 s at first).
+	const warning, back = "cannot list or watch", "API server reachable again"
+	inst.awaitLogged(t, warning, 2, 10*time.Second)
+	time.Sleep(3 * time.Second)
 	if err := c.StartAPIServer(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	inst.await(t, 30*time.Second, []digCase{{name: "answers once synced", args: []string{name, "A"},
 		status: "NOERROR", answers: []string{"10.3.0.10", "10.3.0.11"}, flag: "aa"}})
+	for _, rec := range inst.awaitLogged(t, back, 2, 10*time.Second) {
+		if n, _ := rec["suppressedErrors"].(float64); n < 1 {
+			t.Errorf("recovery %v: want the retries left out counted", rec)
+		}
+	}
+	if n := len(inst.logged(warning)); n != 2 {
+		t.Errorf("%d warnings for the outage at start, want 2 (one per watch)", n)
+	}
 	if code, _ := httpGet(t, "http://"+inst.httpAddr+"/readyz"); code != 200 {
 		t.Errorf("/readyz after sync = %d, want 200", code)
 	}
@@ -62,6 +75,9 @@ func TestAPIServerOutages(t *testing.T) {
 	if _, m := httpGet(t, "http://"+inst.httpAddr+"/metrics"); !strings.Contains(m, "slicedns_watch_staleness_seconds") {
 		t.Error("no staleness gauge")
 	}
+	// So is an outage while serving: the watches, refused, are retried
+	// inside client-go, and still reported.
+	inst.awaitLogged(t, warning, 4, 10*time.Second)
 
 	// Back, then changed: the new state is served.
 	if err := c.StartAPIServer(t.Context()); err != nil {
@@ -79,4 +95,17 @@ func TestAPIServerOutages(t *testing.T) {
 		{name: "change after restart", args: []string{name, "A"}, status: "NOERROR", answers: []string{"10.3.0.10"}},
 		{name: "removed pod gone", args: []string{"db-1." + name, "A"}, status: "NXDOMAIN", auth: "SOA"},
 	})
+	inst.awaitLogged(t, back, 4, 10*time.Second)
+}
+
+// An API server without the WatchList feature (off by default in 1.33)
+// rejects the streamed initial list; slicedns lists instead, and that is no
+// outage to warn about.
+func TestWatchListOffIsNoOutage(t *testing.T) {
+	c := kubetest.New(t, kubetest.Options{APIServerArgs: []string{"--feature-gates=WatchList=false"}})
+	inst := start(t, "--kubeconfig", c.Kubeconfig)
+	inst.awaitLogged(t, "synced with the API server", 1, 30*time.Second)
+	if n := len(inst.logged("cannot list or watch")); n != 0 {
+		t.Errorf("%d warnings of an outage; log:\n%s", n, inst.logs)
+	}
 }

@@ -250,3 +250,34 @@ func httpGet(t *testing.T, url string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// logged returns the JSON log records whose message starts with msg.
+func (inst *instance) logged(msg string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(inst.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil {
+			if m, _ := rec["msg"].(string); strings.HasPrefix(m, msg) {
+				out = append(out, rec)
+			}
+		}
+	}
+	return out
+}
+
+// awaitLogged waits up to wait for n records logged with msg and returns
+// those there are then.
+func (inst *instance) awaitLogged(t *testing.T, msg string, n int, wait time.Duration) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		recs := inst.logged(msg)
+		if len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d log records %q after %v, want %d; log:\n%s", len(recs), msg, wait, n, inst.logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

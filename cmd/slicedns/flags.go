@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/labels"
+
 	"github.com/slicedns/slicedns/dns"
 )
 
@@ -150,6 +152,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.manifests != "" && c.kubeconfig != "" {
 		return nil, errors.New("--manifests and --kubeconfig are exclusive: serve a folder or a cluster, not both")
+	}
+	// Kube.Run would refuse it too, but only once the ports are bound and
+	// --startup-timeout has passed.
+	if _, err := labels.Parse(c.labelSelector); err != nil {
+		return nil, fmt.Errorf("--label-selector %q: %v", c.labelSelector, err)
 	}
 	if c.kubeconfig == "" && c.manifests == "" {
 		c.kubeconfig = os.Getenv("KUBECONFIG")

@@ -55,7 +55,7 @@ func run(args []string, stderr io.Writer) int {
 	watch.StreamInitialLists()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, cfg, log, memCeiling, userLimit); err != nil {
+	if err := serve(ctx, cfg, log, newSource, memCeiling, userLimit); err != nil {
 		log.Error("exiting", zap.Error(err))
 		fmt.Fprintf(stderr, "slicedns: %v\n", err)
 		return 1
@@ -69,10 +69,15 @@ type source interface {
 	Synced() bool
 }
 
-// serve runs slicedns until ctx is done. Once the source is synced it keeps
-// the memory limit below memCeiling (0 for none; see tidyMemory), unless
-// userLimit says GOMEMLIMIT is the user's.
-func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64, userLimit bool) error {
+// newSourceFunc is newSource's type, for tests to serve from a source of
+// their own.
+type newSourceFunc func(cfg *config, z *zone.Zone, log *zap.Logger, m *watch.Metrics) (source, string, error)
+
+// serve runs slicedns, from the source newSrc makes, until ctx is done or
+// the source fails. Once the source is synced it keeps the memory limit
+// below memCeiling (0 for none; see tidyMemory), unless userLimit says
+// GOMEMLIMIT is the user's.
+func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFunc, memCeiling uint64, userLimit bool) error {
 	gcAfterSync := tuneGC() // before the source loads anything
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -80,29 +85,31 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 	registerZoneMetrics(reg, z)
 	wm := watch.NewMetrics(reg)
 
-	src, desc, err := newSource(cfg, z, log, wm)
+	src, desc, err := newSrc(cfg, z, log, wm)
 	if err != nil {
 		return err
 	}
 	srcCtx, stopSource := context.WithCancel(context.Background())
 	defer stopSource()
-	srcDone := make(chan error, 1)
-	go func() { srcDone <- src.Run(srcCtx) }()
+	srcDone := make(chan struct{}) // closed once Run has returned srcErr
+	var srcErr error
+	go func() { srcErr = src.Run(srcCtx); close(srcDone) }()
 	go gcAfterSync(srcCtx, src.Synced)
 	var follow *memFollower
 	if !userLimit {
 		follow = &memFollower{synced: src.Synced, ceiling: memCeiling}
 	}
 	go tidyMemory(srcCtx, follow)
-	waitSynced(ctx, src, cfg.startupTimeout, log)
-
-	var draining atomic.Bool
+	var draining, dnsOpen atomic.Bool
 	ready := func() (bool, string) {
 		switch {
 		case draining.Load():
 			return false, "shutting down"
 		case !src.Synced():
 			return false, "not synced with " + desc
+		case !dnsOpen.Load():
+			// Between the sync and the bind, for a moment.
+			return false, "DNS port not open yet"
 		}
 		return true, ""
 	}
@@ -123,13 +130,12 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
 		ServerAddrs: self, NSID: cfg.nsid,
 	})
-	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
-	if err := dnsSrv.Listen(); err != nil {
-		return bindHint(err)
-	}
+
+	// The HTTP port opens before the wait for the first sync: the liveness
+	// probe must find /healthz however long --startup-timeout is, and
+	// /readyz says why the pod is not ready yet.
 	httpLn, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
-		dnsSrv.Shutdown(context.Background())
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	var explain func(string) *dns.Explanation
@@ -138,6 +144,29 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 	}
 	httpSrv := &http.Server{Handler: httpMux(reg, ready, cfg.pprof, explain), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
+	go func() {
+		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("HTTP endpoints open", zap.String("http_addr", httpLn.Addr().String()))
+
+	waitSynced(ctx, src, srcDone, cfg.startupTimeout, log)
+	// Failing at start ends slicedns as failing later does (below).
+	select {
+	case <-srcDone:
+		if srcErr != nil {
+			httpSrv.Close()
+			return srcErr
+		}
+	default:
+	}
+	dnsSrv := &dns.Server{Addr: cfg.dnsAddr, Handler: h}
+	if err := dnsSrv.Listen(); err != nil {
+		httpSrv.Close()
+		return bindHint(err)
+	}
+	dnsOpen.Store(true)
 	go func() { errc <- dnsSrv.Serve() }()
 	if fwd != nil {
 		// The probes start once the DNS server is up: a loop probe is
@@ -146,11 +175,6 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		defer stopFwd()
 		go fwd.Run(fwdCtx)
 	}
-	go func() {
-		if err := httpSrv.Serve(httpLn); !errors.Is(err, http.ErrServerClosed) {
-			errc <- err
-		}
-	}()
 	log.Info("serving",
 		zap.String("dns_addr", dnsSrv.LocalAddr().String()),
 		zap.String("http_addr", httpLn.Addr().String()),
@@ -165,11 +189,11 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, memCeiling uint64,
 		dnsSrv.Shutdown(context.Background())
 		httpSrv.Close()
 		return err
-	case err := <-srcDone:
-		if err != nil {
+	case <-srcDone:
+		if srcErr != nil {
 			dnsSrv.Shutdown(context.Background())
 			httpSrv.Close()
-			return err
+			return srcErr
 		}
 	}
 	// Lame duck: stay in service while load balancers see /readyz fail and
@@ -195,13 +219,25 @@ func forceSignal() <-chan os.Signal {
 	return c
 }
 
-func waitSynced(ctx context.Context, src source, timeout time.Duration, log *zap.Logger) {
-	deadline := time.Now().Add(timeout)
-	for !src.Synced() && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !src.Synced() {
-		log.Warn("not synced after --startup-timeout: answering SERVFAIL until synced", zap.Duration("startup_timeout", timeout))
+// waitSynced waits up to timeout for src's first sync, or until ctx is done
+// or the source has ended (srcDone is closed): one that failed at start
+// would never sync.
+func waitSynced(ctx context.Context, src source, srcDone <-chan struct{}, timeout time.Duration, log *zap.Logger) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !src.Synced() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-srcDone:
+			return
+		case <-deadline.C:
+			log.Warn("not synced after --startup-timeout: answering SERVFAIL until synced", zap.Duration("startup_timeout", timeout))
+			return
+		case <-tick.C:
+		}
 	}
 }
 

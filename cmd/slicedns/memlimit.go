@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -23,7 +24,7 @@ func setMemoryLimit(log *zap.Logger) (ceiling uint64, userSet bool) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return 0, true
 	}
-	limit, ok := cgroupMemoryLimit("/sys/fs/cgroup/memory.max")
+	limit, ok := cgroupMemoryLimit("/sys/fs/cgroup")
 	if !ok {
 		return 0, false
 	}
@@ -231,16 +232,25 @@ func (t *memTidier) tick() bool {
 	return true
 }
 
-// cgroupMemoryLimit reads a cgroup v2 memory.max file: a byte count, or
-// "max" for no limit.
-func cgroupMemoryLimit(path string) (int64, bool) {
-	b, err := os.ReadFile(path)
+// cgroupMemoryLimit reads the memory limit of the cgroup mounted at root:
+// cgroup v2's memory.max, a byte count or "max" for none, or, where there
+// is none (a cgroup v1 node), v1's memory/memory.limit_in_bytes, where no
+// limit reads as the largest page-aligned int64, just under 2^63.
+func cgroupMemoryLimit(root string) (int64, bool) {
+	b, err := os.ReadFile(filepath.Join(root, "memory.max"))
 	if err != nil {
-		return 0, false
+		if b, err = os.ReadFile(filepath.Join(root, "memory", "memory.limit_in_bytes")); err != nil {
+			return 0, false
+		}
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || n > cgroupV1Unlimited {
 		return 0, false
 	}
 	return n, true
 }
+
+// cgroupV1Unlimited is the largest limit taken for one: v1's "none" is
+// 2^63 less a page, 2^63 - 4096 with 4 KiB pages and 2^63 - 65536 with 64
+// KiB ones, and no machine has an exbibyte to give.
+const cgroupV1Unlimited = 1 << 62

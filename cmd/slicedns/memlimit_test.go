@@ -12,17 +12,40 @@ import (
 )
 
 func TestCgroupMemoryLimit(t *testing.T) {
-	dir := t.TempDir()
-	for content, want := range map[string]int64{"268435456\n": 268435456, "max\n": 0, "": 0, "garbage": 0} {
-		p := filepath.Join(dir, "memory.max")
-		os.WriteFile(p, []byte(content), 0o644)
-		got, ok := cgroupMemoryLimit(p)
-		if got != want || ok != (want > 0) {
-			t.Errorf("%q: got %d, %v; want %d", content, got, ok, want)
+	const none = "\x00" // the file does not exist
+	for _, c := range []struct {
+		name   string
+		v2, v1 string // memory.max, memory/memory.limit_in_bytes
+		want   int64  // 0 for no limit
+	}{
+		{"v2 limit", "268435456\n", none, 268435456},
+		{"v2 max", "max\n", none, 0},
+		{"v2 empty", "", none, 0},
+		{"v2 garbage", "garbage", none, 0},
+		{"v1 limit", none, "268435456\n", 268435456},
+		{"v1 unlimited, 4 KiB pages", none, "9223372036854771712\n", 0},
+		{"v1 unlimited, 64 KiB pages", none, "9223372036854710272\n", 0},
+		{"v1 negative", none, "-1\n", 0},
+		{"v2 wins", "max\n", "268435456\n", 0},
+		{"neither", none, none, 0},
+	} {
+		root := t.TempDir()
+		for path, content := range map[string]string{"memory.max": c.v2, "memory/memory.limit_in_bytes": c.v1} {
+			if content == none {
+				continue
+			}
+			p := filepath.Join(root, path)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if _, ok := cgroupMemoryLimit(filepath.Join(dir, "missing")); ok {
-		t.Error("a missing file gave a limit")
+		got, ok := cgroupMemoryLimit(root)
+		if got != c.want || ok != (c.want > 0) {
+			t.Errorf("%s: got %d, %v; want %d", c.name, got, ok, c.want)
+		}
 	}
 }
 
