@@ -26,7 +26,14 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 		m.Answer, m.Ns = nil, nil
 		return m
 	}
-	resp, err := h.fwd.Forward(context.Background(), r)
+	// NSID is not transitive (RFC 5001 3.2): the client gets this server's,
+	// never the upstream's, so it is neither asked for nor passed on.
+	up := r
+	if opt := r.IsEdns0(); opt != nil && hasOption(opt, mdns.EDNS0NSID) {
+		up = r.Copy()
+		dropOption(up.IsEdns0(), mdns.EDNS0NSID)
+	}
+	resp, err := h.fwd.Forward(context.Background(), up)
 	if err != nil {
 		m.Authoritative = false
 		m.Answer, m.Ns = nil, nil
@@ -39,6 +46,9 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 	}
 	resp.Id = r.Id
 	resp.RecursionAvailable = true
+	if opt := resp.IsEdns0(); opt != nil {
+		dropOption(opt, mdns.EDNS0NSID)
+	}
 	// fit measures and truncates it for the client as packed: compressed.
 	resp.Compress = true
 	return resp
