@@ -180,9 +180,7 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	case mdns.TypeNS:
 		if apex {
 			m.Answer = append(m.Answer, &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
-			if !z.reverse {
-				h.nsGlue(m, z, snap)
-			}
+			h.nsGlue(m, z, snap)
 		}
 	case mdns.TypeANY:
 		// RFC 8482: a minimal answer rather than everything the name holds.

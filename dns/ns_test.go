@@ -49,6 +49,14 @@ func TestNameServerName(t *testing.T) {
 			{Qname: "cluster.local.", Qtype: mdns.TypeNS, Answer: []string{ns}, Extra: []string{
 				"ns.dns.cluster.local. 5 IN A 10.96.0.10", "ns.dns.cluster.local. 5 IN AAAA fd00::10"}},
 		}},
+		{"under a reverse zone too", addrs("10.244.0.5"), []testCase{
+			{Qname: "ns.dns.in-addr.arpa.", Qtype: mdns.TypeA, Answer: []string{"ns.dns.in-addr.arpa. 5 IN A 10.96.0.10"}},
+			{Qname: "dns.ip6.arpa.", Qtype: mdns.TypeA, Ns: []string{"ip6.arpa. 5 IN SOA ns.dns.ip6.arpa. hostmaster.ip6.arpa. 0 7200 1800 86400 5"}},
+			{Qname: "in-addr.arpa.", Qtype: mdns.TypeNS, Answer: []string{"in-addr.arpa. 5 IN NS ns.dns.in-addr.arpa."}, Extra: []string{
+				"ns.dns.in-addr.arpa. 5 IN A 10.96.0.10", "ns.dns.in-addr.arpa. 5 IN AAAA fd00::10"}},
+			{Qname: "5.0.244.10.in-addr.arpa.", Qtype: mdns.TypePTR, Answer: []string{
+				"5.0.244.10.in-addr.arpa. 5 IN PTR 10-244-0-5.kube-dns.kube-system.svc.cluster.local."}},
+		}},
 		{"also behind a headless Service: its ready endpoints too", addrs("10.244.1.6", "fd00:244::5"), []testCase{
 			{Qname: "ns.dns.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
 				"ns.dns.cluster.local. 5 IN A 10.96.0.10", "ns.dns.cluster.local. 5 IN A 10.244.1.6"}},
@@ -67,7 +75,7 @@ func TestNameServerName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := dns.NewHandler(nsZone(t), dns.Options{ServerAddrs: tt.server})
+			h := dns.NewHandler(nsZone(t), dns.Options{ServerAddrs: tt.server, Zones: []string{"cluster.local", "in-addr.arpa", "ip6.arpa"}})
 			for _, tc := range tt.cases {
 				t.Run(tc.Qname+"/"+mdns.TypeToString[tc.Qtype], func(t *testing.T) {
 					q := query(tc.Qname, tc.Qtype)

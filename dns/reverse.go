@@ -104,6 +104,15 @@ func splitLabels(s string) []string {
 // when the zone knows nothing of the name and a Forwarder should have it,
 // like CoreDNS's "fallthrough in-addr.arpa ip6.arpa".
 func (h *Handler) reverse(m *mdns.Msg, q mdns.Question, z servedZone, rel string, snap *zone.Snapshot) bool {
+	// The NS target of a reverse zone resolves as a forward zone's does
+	// (CoreDNS answers ns.dns under every zone it serves).
+	if n, ok := h.nsLookup(snap, rel); ok {
+		h.records(m, q, z, snap, n, false)
+		if len(m.Answer) == 0 {
+			m.Ns = []mdns.RR{h.soa(z, snap)}
+		}
+		return true
+	}
 	full := z.lower
 	if rel != "" {
 		full = rel + "." + z.lower

@@ -38,19 +38,33 @@ func wireFixture(t testing.TB, endpoints int) *zone.Zone {
 	return z
 }
 
+// servedOptions are the handler options slicedns runs with by default (and
+// as deployed): the fast path must hold with them as with none.
+func servedOptions() Options {
+	return Options{Zones: []string{"cluster.local", "Example.Org.", "in-addr.arpa", "ip6.arpa"}, PodRecords: true,
+		ServerAddrs: []netip.Addr{netip.MustParseAddr("10.1.0.3")}, NSID: "slicedns-0", Ready: func() bool { return true }}
+}
+
 // TestFastPathMatchesGeneralPath checks that every answer the wire fast path
 // gives is the one the general (miekg/dns Msg) path gives.
 func TestFastPathMatchesGeneralPath(t *testing.T) {
 	// 40 endpoints: SRV answers need truncating at 512 bytes, and their
 	// additional data fits only at larger sizes.
 	z := wireFixture(t, 40)
-	h := NewHandler(z, Options{Zones: []string{"cluster.local", "Example.Org."}})
+	for _, opts := range []Options{{Zones: []string{"cluster.local", "Example.Org."}}, servedOptions()} {
+		fastMatchesGeneral(t, NewHandler(z, opts))
+	}
+}
+
+func fastMatchesGeneral(t *testing.T, h *Handler) {
+	t.Helper()
 	names := []string{
 		"db.default.svc.cluster.local.", "DB.Default.svc.Cluster.Local.", "db-0.db.default.svc.cluster.local.",
 		"db-9.db.default.svc.cluster.local.", "_cql._tcp.db.default.svc.cluster.local.", "_tcp.db.default.svc.cluster.local.",
 		"_cql._tcp.db.default.svc.example.org.", "web.default.svc.cluster.local.", "_http._tcp.web.default.svc.cluster.local.",
 		"default.svc.cluster.local.", "svc.cluster.local.", "cluster.local.", "nope.cluster.local.",
 		"ext.default.svc.cluster.local.", "example.com.", "a.b.c.d.e.db.default.svc.cluster.local.",
+		"ns.dns.cluster.local.", "dns.cluster.local.", "10-1-0-3.default.pod.cluster.local.",
 	}
 	var q wireQuery
 	served, truncated := 0, 0
@@ -242,7 +256,12 @@ func nameQuery(octets int) []byte {
 // TestFastPathDoesNotAllocate is the zero-allocation promise of the UDP hot path.
 func TestFastPathDoesNotAllocate(t *testing.T) {
 	z := wireFixture(t, 10)
-	h := NewHandler(z, Options{Metrics: nil})
+	for _, opts := range []Options{{}, servedOptions()} {
+		fastPathDoesNotAllocate(t, NewHandler(z, opts))
+	}
+}
+
+func fastPathDoesNotAllocate(t *testing.T, h *Handler) {
 	out := make([]byte, 0, mdns.MaxMsgSize)
 	var q wireQuery
 	for _, c := range []struct {

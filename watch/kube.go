@@ -225,7 +225,9 @@ func (l *kubeLink) run(r *cache.Reflector) func(context.Context) {
 		wait.BackoffUntil(func() {
 			// A failed request that ends the round was reported by result
 			// already; what else ends it (a list it cannot decode) was not.
-			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil && !l.reported(err) {
+			// A watch too old or too new only asks for a relist, as result
+			// judges it too.
+			if err := r.ListAndWatchWithContext(ctx); err != nil && ctx.Err() == nil && !relistError(err) && !l.reported(err) {
 				l.failed(err)
 			}
 		}, backoff, true, ctx.Done())

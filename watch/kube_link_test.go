@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	apiwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -138,5 +140,33 @@ func TestKubeLinkCountsAFailedListOnce(t *testing.T) {
 	back := e.logs.FilterMessage("API server reachable again").All()
 	if len(back) != 1 || back[0].ContextMap()["suppressedErrors"] != int64(1) {
 		t.Errorf("recovery logged as %v, want once with 1 suppressed error", back)
+	}
+}
+
+// A watch refused as too old ends the round and asks for a relist: no
+// outage to report, nor a recovery.
+func TestKubeLinkExpiredWatchIsNoOutage(t *testing.T) {
+	var watches atomic.Int32
+	setup := func(c *fake.Clientset) {
+		c.PrependWatchReactor("services", func(k8stesting.Action) (bool, apiwatch.Interface, error) {
+			if watches.Add(1) == 1 {
+				return true, nil, apierrors.NewResourceExpired("too old resource version")
+			}
+			return false, nil, nil
+		})
+	}
+	e := startFakeWith(t, &Kube{}, setup)
+	deadline := time.Now().Add(10 * time.Second)
+	for watches.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if watches.Load() < 2 {
+		t.Fatal("the services watch was not retried")
+	}
+	if got := e.logs.FilterMessageSnippet("cannot list or watch").All(); len(got) > 0 {
+		t.Errorf("an expired watch was logged as an outage: %v", got[0].ContextMap())
+	}
+	if got := e.logs.FilterMessage("API server reachable again").Len(); got > 0 {
+		t.Errorf("an expired watch was followed by %d recovery lines", got)
 	}
 }

@@ -103,6 +103,8 @@ func TestServerAddrs(t *testing.T) {
 		{"127.0.0.1:5353", []string{"127.0.0.1"}},
 		{"[::ffff:10.0.0.1]:53", []string{"10.0.0.1"}},
 		{"[fd00::53]:53", []string{"fd00::53"}},
+		{"[fe80::1%eth0]:53", nil}, // no usable address: ns.dns does not resolve
+		{"169.254.0.1:53", nil},
 		{"localhost:53", []string{"10.244.0.5", "fd00:244::5"}}, // a host name: the interfaces
 	}
 	for _, tt := range tests {

@@ -13,7 +13,12 @@ import (
 func serverAddrs(dnsAddr string, interfaceAddrs func() ([]net.Addr, error)) ([]netip.Addr, error) {
 	if host, _, err := net.SplitHostPort(dnsAddr); err == nil {
 		if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
-			return []netip.Addr{ip.Unmap()}, nil
+			// A link-local address means nothing off its link, and its
+			// zone (fe80::1%eth0) cannot go in a record.
+			if ip = ip.Unmap(); ip.IsLinkLocalUnicast() || ip.Zone() != "" {
+				return nil, nil
+			}
+			return []netip.Addr{ip}, nil
 		}
 	}
 	addrs, err := interfaceAddrs()
