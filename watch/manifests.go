@@ -284,6 +284,37 @@ func (m *Manifests) desired() map[manifestKey]*manifestObject {
 	return want
 }
 
+// revive reads back the object of o, a definition handed to the Sink once
+// and forgotten, which must be applied again: an overriding definition
+// elsewhere went away. It reports false, leaving the Sink as it is, when
+// o's file no longer holds what was read (it changed on disk since): the
+// file is then marked unread, so the next load (its change event, or the
+// periodic re-read) decodes it whole.
+func (m *Manifests) revive(o *manifestObject) bool {
+	name := filepath.Base(o.file)
+	st := m.files[name]
+	data, err := os.ReadFile(o.file)
+	if st != nil && err == nil && sha256.Sum256(data) == st.sum {
+		if objs, _, err := decodeManifest(o.file, data); err == nil {
+			for _, fresh := range objs {
+				if fresh.key == o.key {
+					fresh.seal()
+					if fresh.sum == o.sum {
+						o.svc, o.slice = fresh.svc, fresh.slice
+						return true
+					}
+				}
+			}
+		}
+	}
+	if st != nil {
+		st.read = false
+	}
+	m.logger().Info("manifest file changed while being applied; reading it again", zap.String("file", o.file),
+		zap.String("object", o.key.String()))
+	return false
+}
+
 // apply brings Sink from m.applied to want, touching only what differs.
 func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	var upserts, deletes []*manifestObject
@@ -316,6 +347,9 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	log := m.logger()
 	var added, updated, deleted int
 	for _, o := range upserts {
+		if o.svc == nil && o.slice == nil && !m.revive(o) {
+			continue
+		}
 		event := "add"
 		if _, ok := m.applied[o.key]; ok {
 			event = "update"

@@ -251,6 +251,77 @@ func TestManifestsDuplicateAcrossFiles(t *testing.T) {
 	}
 }
 
+// A definition served, then overridden by a later file, serves again when
+// that file goes: its object was handed to the zone and forgotten, so it is
+// read back from its file (this crashed the process on a nil object).
+func TestManifestsOverriddenDefinitionServesAgain(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.yaml"), service("dup", "10.96.3.1"))
+	f := newFixture(t, dir)
+	f.load(t)
+	for i, step := range []struct {
+		do   func()
+		want string
+	}{
+		{func() { writeFile(t, filepath.Join(dir, "b.yaml"), service("dup", "10.96.3.2")) }, "10.96.3.2"},
+		{func() { os.Remove(filepath.Join(dir, "b.yaml")) }, "10.96.3.1"},
+		// A copy sorting before the winner, then the winner renamed away.
+		{func() { writeFile(t, filepath.Join(dir, "0.yaml"), service("dup", "10.96.3.3")) }, "10.96.3.1"},
+		{func() { os.Rename(filepath.Join(dir, "a.yaml"), filepath.Join(dir, "a.txt")) }, "10.96.3.3"},
+		{func() { os.Rename(filepath.Join(dir, "a.txt"), filepath.Join(dir, "a.yaml")) }, "10.96.3.1"},
+		{func() { os.Remove(filepath.Join(dir, "a.yaml")) }, "10.96.3.3"},
+	} {
+		step.do()
+		f.load(t)
+		if got := f.addrs("dup.default.svc"); !slices.Equal(got, []string{step.want}) {
+			t.Fatalf("step %d: dup = %v, want %s", i, got, step.want)
+		}
+	}
+}
+
+// If the overridden definition's file changed meanwhile, the file's new
+// content is what serves.
+func TestManifestsOverriddenDefinitionFileChanged(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.yaml"), service("dup", "10.96.3.1"))
+	f := newFixture(t, dir)
+	f.load(t)
+	writeFile(t, filepath.Join(dir, "b.yaml"), service("dup", "10.96.3.2"))
+	f.load(t)
+	// a.yaml changes and b.yaml goes in one step, as a checkout would.
+	writeFile(t, filepath.Join(dir, "a.yaml"), service("dup", "10.96.3.4")+"---\n"+service("other", "10.96.3.5"))
+	os.Remove(filepath.Join(dir, "b.yaml"))
+	f.load(t)
+	if got := f.addrs("dup.default.svc"); !slices.Equal(got, []string{"10.96.3.4"}) {
+		t.Errorf("dup = %v, want 10.96.3.4", got)
+	}
+	if got := f.addrs("other.default.svc"); !slices.Equal(got, []string{"10.96.3.5"}) {
+		t.Errorf("other = %v, want 10.96.3.5", got)
+	}
+}
+
+// revive reads an applied definition back from its file, and refuses (the
+// file to be read again whole) when the file holds something else now.
+func TestManifestsRevive(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.yaml")
+	writeFile(t, path, service("dup", "10.96.3.1"))
+	f := newFixture(t, dir)
+	f.load(t)
+	o := f.m.files["a.yaml"].objects[0]
+	if o.svc != nil {
+		t.Fatal("an applied object was kept in memory")
+	}
+	writeFile(t, path, service("dup", "10.96.3.9"))
+	if f.m.revive(o) || f.m.files["a.yaml"].read {
+		t.Errorf("revived from a changed file, or the file was not marked for reading again")
+	}
+	writeFile(t, path, service("dup", "10.96.3.1"))
+	if !f.m.revive(o) || o.svc == nil || o.svc.ClusterIPs[0].String() != "10.96.3.1" {
+		t.Errorf("not revived from the unchanged file: %+v", o.svc)
+	}
+}
+
 func TestManifestsLoadErrors(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file.yaml")
 	writeFile(t, file, service("a", "10.96.0.1"))

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -54,6 +55,9 @@ func validProtocol(p Protocol) bool { return p == "TCP" || p == "UDP" || p == "S
 // enforces the same rules, so only hand-written manifests and library callers
 // ever fail it.
 func (s *Service) Validate() error {
+	if s == nil {
+		return errors.New("zone: nil Service")
+	}
 	if !isLabel(s.Namespace) {
 		return fmt.Errorf("service %s/%s: namespace %q is not a DNS label", s.Namespace, s.Name, s.Namespace)
 	}
@@ -101,6 +105,9 @@ func validatePorts(what string, ports []Port) error {
 
 // Validate reports the first reason s cannot be served, or nil.
 func (s *Slice) Validate() error {
+	if s == nil {
+		return errors.New("zone: nil EndpointSlice")
+	}
 	what := "endpointslice " + s.Namespace + "/" + s.Name
 	if !isLabel(s.Namespace) {
 		return fmt.Errorf("%s: namespace %q is not a DNS label", what, s.Namespace)

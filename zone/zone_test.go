@@ -97,6 +97,17 @@ func render(s *zone.Snapshot, name string) string {
 	return strings.Join(rr, "; ")
 }
 
+// A nil object is an error to return, not a panic in the caller's goroutine.
+func TestUpsertRejectsNil(t *testing.T) {
+	z := zone.New()
+	if err := z.UpsertService(nil); err == nil {
+		t.Error("UpsertService(nil) succeeded")
+	}
+	if err := z.UpsertSlice(nil); err == nil {
+		t.Error("UpsertSlice(nil) succeeded")
+	}
+}
+
 func TestUpsertRejectsInvalid(t *testing.T) {
 	bad := []any{
 		&zone.Service{Namespace: "default", Name: "My-Svc", Type: zone.Headless},
