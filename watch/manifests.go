@@ -51,11 +51,19 @@ type Manifests struct {
 	Dir string
 	// Sink receives the objects, from one goroutine at a time.
 	Sink Sink
+	// Namespaces limits the folder to objects in these namespaces, as
+	// Kube.Namespaces does a cluster. Empty, or holding "", means all.
+	Namespaces []string
+	// LabelSelector narrows which Services are served, as
+	// Kube.LabelSelector does: slices of the Services left out are held but
+	// publish nothing.
+	LabelSelector string
 	// Logger defaults to zap.NewNop.
 	Logger *zap.Logger
 	// Metrics may be nil.
 	Metrics *Metrics
 
+	only    manifestFilter                  // Namespaces and LabelSelector, set by the first load
 	mu      sync.Mutex                      // serialises loads
 	files   map[string]*manifestFile        // by name within Dir
 	applied map[manifestKey]*manifestObject // what Sink holds
@@ -77,7 +85,8 @@ type manifestFile struct {
 }
 
 // Load reads Dir and brings Sink in line with it. It returns an error only
-// when Dir itself cannot be read; files that cannot be read or parsed are
+// when Dir itself cannot be read or LabelSelector does not parse; files
+// that cannot be read or parsed are
 // logged and reported by Err. Call it once before Run; calling it again
 // re-reads the folder, applying only what changed since.
 func (m *Manifests) Load() error {
@@ -164,6 +173,11 @@ func (m *Manifests) load(trustStat bool) error {
 		return fmt.Errorf("manifests folder: %w", err)
 	}
 	if m.files == nil {
+		only, err := newManifestFilter(m.Namespaces, m.LabelSelector)
+		if err != nil {
+			return err
+		}
+		m.only = only
 		m.files, m.applied, m.dups = map[string]*manifestFile{}, map[manifestKey]*manifestObject{}, map[string]bool{}
 	}
 	changed := !m.synced.Load()
@@ -214,7 +228,7 @@ func (m *Manifests) load(trustStat bool) error {
 			continue // unchanged: neither re-applied nor re-logged
 		}
 		st.sum, st.stamp, st.read = sum, stamp, true
-		objs, notes, err := decodeManifest(path, data)
+		objs, notes, err := decodeManifest(path, data, m.only)
 		if err != nil {
 			st.err = err
 			log.Error("cannot parse manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
@@ -295,7 +309,7 @@ func (m *Manifests) revive(o *manifestObject) bool {
 	st := m.files[name]
 	data, err := os.ReadFile(o.file)
 	if st != nil && err == nil && sha256.Sum256(data) == st.sum {
-		if objs, _, err := decodeManifest(o.file, data); err == nil {
+		if objs, _, err := decodeManifest(o.file, data, m.only); err == nil {
 			for _, fresh := range objs {
 				if fresh.key == o.key {
 					fresh.seal()

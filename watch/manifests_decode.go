@@ -9,11 +9,13 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slicedns/slicedns/zone"
@@ -97,9 +99,9 @@ func (e *manifestParseError) Error() string {
 // objects it serves. A syntax error anywhere fails the whole file; objects that parse
 // but cannot be served, and unsupported kinds, are left out and reported as
 // notices.
-func decodeManifest(path string, data []byte) ([]*manifestObject, []manifestNotice, error) {
+func decodeManifest(path string, data []byte, only manifestFilter) ([]*manifestObject, []manifestNotice, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	d := &manifestDecoder{path: path}
+	d := &manifestDecoder{path: path, only: only}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		if err := d.json(data); err != nil {
 			return nil, nil, err
@@ -120,8 +122,49 @@ func decodeManifest(path string, data []byte) ([]*manifestObject, []manifestNoti
 
 type manifestDecoder struct {
 	path    string
+	only    manifestFilter
 	objects []*manifestObject
 	notices []manifestNotice
+}
+
+// manifestFilter is Manifests' Namespaces and LabelSelector: which objects
+// a folder serves. The zero value serves all.
+type manifestFilter struct {
+	namespaces []string        // empty: every namespace
+	services   labels.Selector // nil: every Service
+}
+
+func newManifestFilter(namespaces []string, selector string) (manifestFilter, error) {
+	var f manifestFilter
+	if !slices.Contains(namespaces, "") {
+		f.namespaces = slices.Clone(namespaces)
+	}
+	if selector != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			return f, fmt.Errorf("watch: label selector %q: %w", selector, err)
+		}
+		f.services = sel
+	}
+	return f, nil
+}
+
+// orDefault is a manifest's namespace, "default" when it names none.
+func orDefault(ns string) string {
+	if ns == "" {
+		return corev1.NamespaceDefault
+	}
+	return ns
+}
+
+// keeps reports whether an object of kind in namespace, with labels, is
+// served. The selector applies to Services only, as with a cluster: a
+// slice of a Service left out is held but publishes nothing.
+func (f manifestFilter) keeps(kind, namespace string, objLabels map[string]string) bool {
+	if len(f.namespaces) > 0 && !slices.Contains(f.namespaces, namespace) {
+		return false
+	}
+	return kind != manifestKindService || f.services == nil || f.services.Matches(labels.Set(objLabels))
 }
 
 // json decodes a stream of JSON values. encoding/json is used rather than
@@ -207,6 +250,9 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 			d.invalid(line, manifestKindService, desc, err)
 			return nil
 		}
+		if !d.only.keeps(manifestKindService, orDefault(s.Namespace), s.Labels) {
+			return nil
+		}
 		zs, err := ServiceFromAPI(&s)
 		if err != nil {
 			d.invalid(line, manifestKindService, desc, err)
@@ -217,6 +263,9 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		var s discoveryv1.EndpointSlice
 		if err := json.Unmarshal(js, &s); err != nil {
 			d.invalid(line, manifestKindSlice, desc, err)
+			return nil
+		}
+		if !d.only.keeps(manifestKindSlice, orDefault(s.Namespace), s.Labels) {
 			return nil
 		}
 		zs, err := SliceFromAPI(&s)

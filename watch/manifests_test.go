@@ -322,6 +322,47 @@ func TestManifestsRevive(t *testing.T) {
 	}
 }
 
+// Namespaces and LabelSelector narrow a folder as they narrow a cluster:
+// the selector picks Services, and the slices of the others publish nothing.
+func TestManifestsFilters(t *testing.T) {
+	dir := t.TempDir()
+	labelled := func(ns, name, ip, tier string) string {
+		return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + ", namespace: " + ns + ", labels: {tier: " + tier + "}}\nspec: {clusterIP: " + ip + "}\n"
+	}
+	writeFile(t, filepath.Join(dir, "a.yaml"), labelled("default", "front", "10.96.4.1", "front")+"---\n"+
+		labelled("default", "back", "10.96.4.2", "back")+"---\n"+labelled("shop", "cart", "10.96.4.3", "front"))
+	all := []string{"front.default.svc", "back.default.svc", "cart.shop.svc"}
+	for _, tc := range []struct {
+		namespaces []string
+		selector   string
+		want       []string
+	}{
+		{nil, "", all},
+		{[]string{""}, "", all},
+		{[]string{"shop"}, "", []string{"cart.shop.svc"}},
+		{nil, "tier=front", []string{"front.default.svc", "cart.shop.svc"}},
+		{[]string{"default"}, "tier!=front", []string{"back.default.svc"}},
+	} {
+		f := newFixture(t, dir)
+		f.m.Namespaces, f.m.LabelSelector = tc.namespaces, tc.selector
+		f.load(t)
+		var got []string
+		for _, name := range all {
+			if f.addrs(name) != nil {
+				got = append(got, name)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("namespaces %q selector %q: served %v, want %v", tc.namespaces, tc.selector, got, tc.want)
+		}
+	}
+	f := newFixture(t, dir)
+	f.m.LabelSelector = "tier in ("
+	if err := f.m.Load(); err == nil {
+		t.Error("a malformed selector loaded")
+	}
+}
+
 func TestManifestsLoadErrors(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file.yaml")
 	writeFile(t, file, service("a", "10.96.0.1"))

@@ -151,6 +151,27 @@ func TestDigDemo(t *testing.T) {
 	})
 }
 
+// TestDigFolderFilters: --namespaces and --label-selector narrow a folder as
+// they do a cluster.
+func TestDigFolderFilters(t *testing.T) {
+	needDig(t)
+	for _, tc := range []struct {
+		args          []string
+		myDB, webShop string
+	}{
+		{[]string{"--namespaces", "shop"}, "NXDOMAIN", "NOERROR"},
+		{[]string{"--label-selector", "app=nothing"}, "NXDOMAIN", "NXDOMAIN"},
+	} {
+		inst := start(t, append([]string{"--manifests", copyDemo(t)}, tc.args...)...)
+		if r := inst.dig(t, "my-db.default.svc.cluster.local", "A"); r.status != tc.myDB {
+			t.Errorf("%q: my-db.default %s, want %s", tc.args, r.status, tc.myDB)
+		}
+		if r := inst.dig(t, "web.shop.svc.cluster.local", "A"); r.status != tc.webShop {
+			t.Errorf("%q: web.shop %s, want %s", tc.args, r.status, tc.webShop)
+		}
+	}
+}
+
 // TestDigFollowsEdits changes the manifests under a running server and
 // watches the answers follow.
 func TestDigFollowsEdits(t *testing.T) {

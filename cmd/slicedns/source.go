@@ -13,7 +13,8 @@ import (
 // once here so an unreadable folder fails at start, or a cluster.
 func newSource(cfg *config, z *zone.Zone, log *zap.Logger, m *watch.Metrics) (source, string, error) {
 	if cfg.manifests != "" {
-		src := &watch.Manifests{Dir: cfg.manifests, Sink: z, Logger: log, Metrics: m}
+		src := &watch.Manifests{Dir: cfg.manifests, Sink: z, Logger: log, Metrics: m,
+			Namespaces: cfg.namespaces, LabelSelector: cfg.labelSelector}
 		if err := src.Load(); err != nil {
 			return nil, "", fmt.Errorf("--manifests: %w", err)
 		}
