@@ -84,6 +84,27 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 	m.duration.Observe(took.Seconds())
 }
 
+// refused counts a query answered before any handler saw it (FORMERR for
+// a packet that does not unpack, NOTIMP for another opcode over TCP): a
+// request of no type and its response, with no latency to observe.
+func (m *Metrics) refused(rcode int) {
+	if m == nil {
+		return
+	}
+	m.otherType.Inc()
+	if rcode >= 0 && rcode < len(m.responses) {
+		m.responses[rcode].Inc()
+	}
+}
+
+// metricsOf returns h's metrics when h is a *Handler, else nil.
+func metricsOf(h mdns.Handler) *Metrics {
+	if hh, ok := h.(*Handler); ok {
+		return hh.m
+	}
+	return nil
+}
+
 func (m *Metrics) overloaded() {
 	if m != nil {
 		m.overload.Inc()

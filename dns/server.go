@@ -78,7 +78,25 @@ func (s *Server) Listen() error {
 	defer s.mu.Unlock()
 	s.addr = conns[0].LocalAddr()
 	s.udp = conns
-	s.servers = []*mdns.Server{{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt}}
+	m := metricsOf(s.Handler)
+	s.servers = []*mdns.Server{{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt,
+		// miekg/dns answers these itself, before the handler: count them.
+		MsgAcceptFunc: func(dh mdns.Header) mdns.MsgAcceptAction {
+			a := mdns.DefaultMsgAcceptFunc(dh)
+			switch a {
+			case mdns.MsgReject:
+				m.refused(mdns.RcodeFormatError)
+			case mdns.MsgRejectNotImplemented:
+				m.refused(mdns.RcodeNotImplemented)
+			}
+			return a
+		},
+		MsgInvalidFunc: func(msg []byte, _ error) {
+			if len(msg) >= headerLen { // a header: miekg/dns answers FORMERR
+				m.refused(mdns.RcodeFormatError)
+			}
+		},
+	}}
 	return nil
 }
 

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slicedns/slicedns/dns"
 	"github.com/slicedns/slicedns/zone"
@@ -321,5 +324,59 @@ func TestServerWithoutHandler(t *testing.T) {
 	if err := srv.Listen(); err == nil {
 		srv.Shutdown(context.Background())
 		t.Fatal("Listen accepted a Server without a Handler")
+	}
+}
+
+// labelled is the value of counter name{label="value"} in reg, 0 if absent.
+func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestServerCountsWhatItRefuses: replies written before any handler sees
+// the query (FORMERR for a packet that does not unpack, over UDP and TCP;
+// NOTIMP for another opcode over TCP) are counted like every other.
+func TestServerCountsWhatItRefuses(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: dns.NewHandler(fixture(t), dns.Options{Metrics: dns.NewMetrics(reg)})}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	addr := srv.LocalAddr().String()
+	notify := query("small.default.svc.cluster.local.", mdns.TypeSOA)
+	notify.Opcode = mdns.OpcodeNotify
+	replies := map[string]float64{}
+	for _, network := range []string{"udp", "tcp"} {
+		for _, pkt := range append(slices.Collect(maps.Values(malformed())), packed(t, notify)) {
+			if r := rawExchange(t, network, addr, pkt, 300*time.Millisecond); len(r) >= 12 {
+				replies[mdns.RcodeToString[int(r[3]&0x0F)]]++
+			}
+		}
+	}
+	if replies["FORMERR"] < 10 || replies["NOTIMP"] != 2 {
+		t.Fatalf("replies %v: expected FORMERRs and two NOTIMPs", replies)
+	}
+	for rcode, n := range replies {
+		if got := labelled(t, reg, "slicedns_dns_responses_total", "rcode", rcode); got != n {
+			t.Errorf("%s: %v replies sent, %v counted", rcode, n, got)
+		}
 	}
 }

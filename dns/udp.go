@@ -129,6 +129,7 @@ func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, handler md
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		w.Write(formErr(pkt))
+		metricsOf(handler).refused(mdns.RcodeFormatError)
 		return
 	}
 	handler.ServeDNS(w, req)
