@@ -371,6 +371,13 @@ func TestServerCountsWhatItRefuses(t *testing.T) {
 			}
 		}
 	}
+	// A UDP query longer than the readers' buffer.
+	long := append(append(header(1, 0, 0, 0), question...), make([]byte, 3000)...)
+	if r := rawExchange(t, "udp", addr, long, 300*time.Millisecond); len(r) >= 12 {
+		replies[mdns.RcodeToString[int(r[3]&0x0F)]]++
+	} else {
+		t.Error("no reply to a query longer than the read buffer")
+	}
 	if replies["FORMERR"] < 10 || replies["NOTIMP"] != 2 {
 		t.Fatalf("replies %v: expected FORMERRs and two NOTIMPs", replies)
 	}

@@ -215,6 +215,7 @@ func serveUDP(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) error 
 			if !whole {
 				if len(req) >= headerLen && binary.BigEndian.Uint16(req[2:])&flagQR == 0 {
 					b.reply(i, formErr(req))
+					metricsOf(handler).refused(mdns.RcodeFormatError)
 				}
 				continue
 			}

@@ -82,6 +82,9 @@ type manifestFile struct {
 	read    bool              // sum and stamp are valid
 	objects []*manifestObject // from the last content that parsed
 	err     error             // why the content last read is not served; nil when it is
+	// reviveLogged: a definition could not be served again from this
+	// content because it does not parse, and the log said so.
+	reviveLogged bool
 }
 
 // Load reads Dir and brings Sink in line with it. It returns an error only
@@ -227,7 +230,7 @@ func (m *Manifests) load(trustStat bool) error {
 			st.stamp = stamp
 			continue // unchanged: neither re-applied nor re-logged
 		}
-		st.sum, st.stamp, st.read = sum, stamp, true
+		st.sum, st.stamp, st.read, st.reviveLogged = sum, stamp, true, false
 		objs, notes, err := decodeManifest(path, data, m.only)
 		if err != nil {
 			st.err = err
@@ -304,28 +307,45 @@ func (m *Manifests) desired() map[manifestKey]*manifestObject {
 // o's file no longer holds what was read (it changed on disk since): the
 // file is then marked unread, so the next load (its change event, or the
 // periodic re-read) decodes it whole.
-func (m *Manifests) revive(o *manifestObject) bool {
+//
+// read holds the files read back during one apply, so that a file is read
+// and decoded once however many of its objects come back.
+//
+// A file that does not parse any more keeps no body of its last good
+// content to give: the version served stays until the file parses again.
+func (m *Manifests) revive(o *manifestObject, read map[string][]*manifestObject) bool {
 	name := filepath.Base(o.file)
 	st := m.files[name]
-	data, err := os.ReadFile(o.file)
-	if st != nil && err == nil && sha256.Sum256(data) == st.sum {
-		if objs, _, err := decodeManifest(o.file, data, m.only); err == nil {
+	if st != nil && st.err != nil {
+		if !st.reviveLogged {
+			st.reviveLogged = true
+			m.logger().Warn("cannot serve a definition again from a file that does not parse; the version served stays until it does",
+				zap.String("file", o.file), zap.String("object", o.key.String()))
+		}
+		return false
+	}
+	objs, ok := read[name]
+	if !ok {
+		data, err := os.ReadFile(o.file)
+		if st != nil && err == nil && sha256.Sum256(data) == st.sum {
+			objs, _, _ = decodeManifest(o.file, data, m.only)
 			for _, fresh := range objs {
-				if fresh.key == o.key {
-					fresh.seal()
-					if fresh.sum == o.sum {
-						o.svc, o.slice = fresh.svc, fresh.slice
-						return true
-					}
-				}
+				fresh.seal()
 			}
 		}
+		read[name] = objs
 	}
-	if st != nil {
+	for _, fresh := range objs {
+		if fresh.key == o.key && fresh.sum == o.sum && (fresh.svc != nil || fresh.slice != nil) {
+			o.svc, o.slice = fresh.svc, fresh.slice
+			return true
+		}
+	}
+	if st != nil && st.read {
 		st.read = false
+		m.logger().Info("manifest file changed while being applied; reading it again", zap.String("file", o.file),
+			zap.String("object", o.key.String()))
 	}
-	m.logger().Info("manifest file changed while being applied; reading it again", zap.String("file", o.file),
-		zap.String("object", o.key.String()))
 	return false
 }
 
@@ -360,8 +380,9 @@ func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
 	}
 	log := m.logger()
 	var added, updated, deleted int
+	read := map[string][]*manifestObject{}
 	for _, o := range upserts {
-		if o.svc == nil && o.slice == nil && !m.revive(o) {
+		if o.svc == nil && o.slice == nil && !m.revive(o, read) {
 			continue
 		}
 		event := "add"

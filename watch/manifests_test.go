@@ -2,6 +2,7 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -300,6 +301,55 @@ func TestManifestsOverriddenDefinitionFileChanged(t *testing.T) {
 	}
 }
 
+// Many definitions uncovered at once are all served again, from one read
+// of their file; and one whose file no longer parses keeps the version
+// served, said once, until the file parses again.
+func TestManifestsOverriddenDefinitionsInBulk(t *testing.T) {
+	dir := t.TempDir()
+	var a, b strings.Builder
+	const n = 300
+	for i := range n {
+		fmt.Fprintf(&a, "%s---\n", service(fmt.Sprintf("s%d", i), fmt.Sprintf("10.96.%d.%d", 10+i/250, 1+i%250)))
+		fmt.Fprintf(&b, "%s---\n", service(fmt.Sprintf("s%d", i), fmt.Sprintf("10.97.%d.%d", 10+i/250, 1+i%250)))
+	}
+	writeFile(t, filepath.Join(dir, "a.yaml"), a.String())
+	f := newFixture(t, dir)
+	f.load(t)
+	writeFile(t, filepath.Join(dir, "b.yaml"), b.String())
+	f.load(t)
+	os.Remove(filepath.Join(dir, "b.yaml"))
+	f.sink.take()
+	f.load(t)
+	if calls := f.sink.take(); len(calls) != n {
+		t.Fatalf("%d upserts, want %d", len(calls), n)
+	}
+	if got := f.addrs("s299.default.svc"); !slices.Equal(got, []string{"10.96.11.50"}) {
+		t.Errorf("s299 = %v, want a.yaml's 10.96.11.50", got)
+	}
+
+	// Override again, then break a.yaml and take the override away.
+	writeFile(t, filepath.Join(dir, "b.yaml"), service("s0", "10.97.0.1"))
+	f.load(t)
+	writeFile(t, filepath.Join(dir, "a.yaml"), a.String()+"{not yaml: [")
+	f.load(t)
+	os.Remove(filepath.Join(dir, "b.yaml"))
+	for range 3 {
+		writeFile(t, filepath.Join(dir, "c.yaml"), service("unrelated", "10.98.0."+strconv.Itoa(1+len(f.sink.take()))))
+		f.load(t)
+	}
+	if got := f.addrs("s0.default.svc"); !slices.Equal(got, []string{"10.97.0.1"}) {
+		t.Errorf("s0 = %v, want the version served, 10.97.0.1", got)
+	}
+	if w := f.logs.FilterMessageSnippet("does not parse; the version served stays").Len(); w != 1 {
+		t.Errorf("%d warnings about the unparsable file, want 1", w)
+	}
+	writeFile(t, filepath.Join(dir, "a.yaml"), a.String())
+	f.load(t)
+	if got := f.addrs("s0.default.svc"); !slices.Equal(got, []string{"10.96.10.1"}) {
+		t.Errorf("s0 = %v once a.yaml parses again, want 10.96.10.1", got)
+	}
+}
+
 // revive reads an applied definition back from its file, and refuses (the
 // file to be read again whole) when the file holds something else now.
 func TestManifestsRevive(t *testing.T) {
@@ -313,11 +363,11 @@ func TestManifestsRevive(t *testing.T) {
 		t.Fatal("an applied object was kept in memory")
 	}
 	writeFile(t, path, service("dup", "10.96.3.9"))
-	if f.m.revive(o) || f.m.files["a.yaml"].read {
+	if f.m.revive(o, map[string][]*manifestObject{}) || f.m.files["a.yaml"].read {
 		t.Errorf("revived from a changed file, or the file was not marked for reading again")
 	}
 	writeFile(t, path, service("dup", "10.96.3.1"))
-	if !f.m.revive(o) || o.svc == nil || o.svc.ClusterIPs[0].String() != "10.96.3.1" {
+	if !f.m.revive(o, map[string][]*manifestObject{}) || o.svc == nil || o.svc.ClusterIPs[0].String() != "10.96.3.1" {
 		t.Errorf("not revived from the unchanged file: %+v", o.svc)
 	}
 }

@@ -38,6 +38,9 @@ func (m *Manifests) Run(ctx context.Context) error {
 	if m.Sink == nil || m.Dir == "" {
 		return errors.New("watch: Manifests needs a Dir and a Sink")
 	}
+	if _, err := newManifestFilter(m.Namespaces, m.LabelSelector); err != nil {
+		return err
+	}
 	// inotify watches a file as readily as a folder; only a folder will do.
 	if fi, err := os.Stat(m.Dir); err != nil {
 		return fmt.Errorf("manifests folder: %w", err)

@@ -4,9 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/slicedns/slicedns/zone"
 )
 
 // stayResolvable fails the test if name ever stops resolving until the test
@@ -159,5 +162,14 @@ func TestManifestsEmptyFileIsARewriteUntilItSettles(t *testing.T) {
 	f.load(t)
 	if got := f.addrs("a.default.svc"); len(got) != 0 {
 		t.Fatalf("a file emptied on purpose still serves %v", got)
+	}
+}
+
+// A malformed LabelSelector is Run's error, as it is Kube.Run's, rather
+// than a folder that never syncs.
+func TestManifestsRunBadSelector(t *testing.T) {
+	m := &Manifests{Dir: t.TempDir(), Sink: zone.New(), LabelSelector: "tier in ("}
+	if err := m.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "label selector") {
+		t.Errorf("Run = %v, want a label selector error", err)
 	}
 }
