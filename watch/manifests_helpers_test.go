@@ -214,3 +214,15 @@ func mapsEqual(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// loadedFile is a fixture over a new folder whose one file, a.yaml, holds
+// content, loaded once; it returns the file's path too.
+func loadedFile(t *testing.T, content string) (*fixture, string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.yaml")
+	writeFile(t, path, content)
+	f := newFixture(t, dir)
+	f.load(t)
+	return f, path
+}

@@ -353,11 +353,7 @@ func TestManifestsOverriddenDefinitionsInBulk(t *testing.T) {
 // revive reads an applied definition back from its file, and refuses (the
 // file to be read again whole) when the file holds something else now.
 func TestManifestsRevive(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.yaml")
-	writeFile(t, path, service("dup", "10.96.3.1"))
-	f := newFixture(t, dir)
-	f.load(t)
+	f, path := loadedFile(t, service("dup", "10.96.3.1"))
 	o := f.m.files["a.yaml"].objects[0]
 	if o.svc != nil {
 		t.Fatal("an applied object was kept in memory")

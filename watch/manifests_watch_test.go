@@ -145,11 +145,7 @@ func TestManifestsEditTouchesOnlyWhatChanged(t *testing.T) {
 // A file read between truncate and write looks empty; it must not take its
 // Services away for that instant. Emptied on purpose, it does.
 func TestManifestsEmptyFileIsARewriteUntilItSettles(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.yaml")
-	writeFile(t, path, service("a", "10.96.0.1"))
-	f := newFixture(t, dir)
-	f.load(t)
+	f, path := loadedFile(t, service("a", "10.96.0.1"))
 	writeFile(t, path, "")
 	f.load(t)
 	if got := f.addrs("a.default.svc"); !slices.Equal(got, []string{"10.96.0.1"}) {
