@@ -71,10 +71,10 @@ func (h *Handler) nsAddrs(snap *zone.Snapshot) []netip.Addr {
 // nsGlue adds ns.dns's addresses to the additional section of an answer
 // holding the NS record of zone z, as CoreDNS does.
 func (h *Handler) nsGlue(m *mdns.Msg, z servedZone, snap *zone.Snapshot) {
-	if len(h.serverAddrs) == 0 {
+	n, ok := h.nsLookup(snap, nsName)
+	if !ok {
 		return
 	}
-	n, _ := h.nsLookup(snap, nsName)
 	owner := nsName + "." + z.fqdn
 	m.Extra = h.appendAddrs(m.Extra, owner, n.A(), m.Id)
 	m.Extra = h.appendAddrs(m.Extra, owner, n.AAAA(), m.Id)

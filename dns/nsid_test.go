@@ -53,7 +53,7 @@ func TestNSID(t *testing.T) {
 				if want := ask && h == named; has != want || (want && got != "slicedns-7d9f-x2") {
 					t.Errorf("%s %s named=%v ask=%v: NSID %q, present %v", tc.name, mdns.TypeToString[tc.qtype], h == named, ask, got, has)
 				}
-				wire, _ := req.Pack()
+				wire := mustPack(t, req)
 				var q wireQuery
 				if !parseQuery(wire, &q) || q.nsid != ask {
 					t.Fatalf("%s: parsed %v, nsid %v; want nsid %v", tc.name, parseQuery(wire, &q), q.nsid, ask)

@@ -34,10 +34,7 @@ func answerAddrs(resp *mdns.Msg) []string {
 // bothPaths answers req over UDP on the fast path and on the general path.
 func bothPaths(t *testing.T, h *Handler, req *mdns.Msg) (fast, general *mdns.Msg) {
 	t.Helper()
-	wire, err := req.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	wire := mustPack(t, req)
 	var q wireQuery
 	if !parseQuery(wire, &q) {
 		t.Fatal("query not parsed")

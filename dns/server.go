@@ -120,12 +120,9 @@ func (s *Server) Serve() error {
 	for _, srv := range servers {
 		go func() { errc <- srv.ActivateAndServe() }()
 	}
-	slow := &slowQueries{max: int64(s.MaxSlowQueries)}
+	slow := &slowQueries{max: int64(s.MaxSlowQueries), m: metricsOf(s.Handler)}
 	if slow.max <= 0 {
 		slow.max = defaultMaxSlowQueries
-	}
-	if h, ok := s.Handler.(*Handler); ok {
-		slow.m = h.m
 	}
 	for _, c := range udp {
 		go func() { errc <- serveUDP(c, s.Handler, slow) }()

@@ -119,11 +119,15 @@ func parseQuery(b []byte, q *wireQuery) bool {
 		return false
 	}
 	for opts := o[11:]; len(opts) > 0; {
-		if len(opts) < 4 || int(binary.BigEndian.Uint16(opts[2:]))+4 > len(opts) {
+		if len(opts) < 4 {
 			return false // a malformed option: the general path's to judge
 		}
+		end := 4 + int(binary.BigEndian.Uint16(opts[2:]))
+		if end > len(opts) {
+			return false
+		}
 		q.nsid = q.nsid || binary.BigEndian.Uint16(opts) == mdns.EDNS0NSID
-		opts = opts[4+int(binary.BigEndian.Uint16(opts[2:])):]
+		opts = opts[end:]
 	}
 	q.edns = true
 	q.do = o[7]&0x80 != 0
