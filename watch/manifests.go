@@ -89,9 +89,9 @@ type manifestFile struct {
 
 // Load reads Dir and brings Sink in line with it. It returns an error only
 // when Dir itself cannot be read or LabelSelector does not parse; files
-// that cannot be read or parsed are
-// logged and reported by Err. Call it once before Run; calling it again
-// re-reads the folder, applying only what changed since.
+// that cannot be read or parsed are logged and reported by Err. Call it
+// once before Run; calling it again re-reads the folder, applying only what
+// changed since.
 func (m *Manifests) Load() error {
 	if m.Sink == nil || m.Dir == "" {
 		return errors.New("watch: Manifests needs a Dir and a Sink")

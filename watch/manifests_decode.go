@@ -149,14 +149,6 @@ func newManifestFilter(namespaces []string, selector string) (manifestFilter, er
 	return f, nil
 }
 
-// orDefault is a manifest's namespace, "default" when it names none.
-func orDefault(ns string) string {
-	if ns == "" {
-		return corev1.NamespaceDefault
-	}
-	return ns
-}
-
 // keeps reports whether an object of kind in namespace, with labels, is
 // served. The selector applies to Services only, as with a cluster: a
 // slice of a Service left out is held but publishes nothing.
@@ -250,7 +242,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 			d.invalid(line, manifestKindService, desc, err)
 			return nil
 		}
-		if !d.only.keeps(manifestKindService, orDefault(s.Namespace), s.Labels) {
+		if !d.only.keeps(manifestKindService, namespaceOf(s.Namespace), s.Labels) {
 			return nil
 		}
 		zs, err := ServiceFromAPI(&s)
@@ -265,7 +257,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 			d.invalid(line, manifestKindSlice, desc, err)
 			return nil
 		}
-		if !d.only.keeps(manifestKindSlice, orDefault(s.Namespace), s.Labels) {
+		if !d.only.keeps(manifestKindSlice, namespaceOf(s.Namespace), s.Labels) {
 			return nil
 		}
 		zs, err := SliceFromAPI(&s)
