@@ -265,7 +265,7 @@ func (h *Handler) soa(z servedZone, snap *zone.Snapshot) *mdns.SOA {
 		Hdr:     h.hdr(z.fqdn, mdns.TypeSOA),
 		Ns:      nsName + "." + z.fqdn,
 		Mbox:    "hostmaster." + z.fqdn,
-		Serial:  uint32(snap.Modified().Unix()),
+		Serial:  snap.Serial(),
 		Refresh: 7200,
 		Retry:   1800,
 		Expire:  86400,

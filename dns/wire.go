@@ -347,7 +347,7 @@ func (h *Handler) appendSOA(out []byte, z servedZone, snap *zone.Snapshot) []byt
 	out, at := h.appendRRHeader(out, mdns.TypeSOA)
 	out = appendName(out, "", nsName, z.lower)
 	out = appendName(out, "", "hostmaster", z.lower)
-	out = binary.BigEndian.AppendUint32(out, uint32(snap.Modified().Unix()))
+	out = binary.BigEndian.AppendUint32(out, snap.Serial())
 	out = binary.BigEndian.AppendUint32(out, 7200)
 	out = binary.BigEndian.AppendUint32(out, 1800)
 	out = binary.BigEndian.AppendUint32(out, 86400)

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"cmp"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -37,6 +38,7 @@ type Snapshot struct {
 	serviceCount int
 	readyCount   int
 	modified     time.Time
+	serial       uint32
 }
 
 // Lookup finds name, given relative to the zone apex, in lower case and
@@ -131,8 +133,27 @@ func ptrKey(ip netip.Addr) (key [16]byte, low uint8) {
 	return key, low
 }
 
-// Modified is when the snapshot was published: the SOA serial.
+// Modified is when the snapshot was published.
 func (s *Snapshot) Modified() time.Time { return s.modified }
+
+// Serial is the zone's SOA serial: the second the snapshot was published,
+// in Unix time, or one more than the previous snapshot's serial when that
+// is not less. Every published change gets a greater serial (in RFC 1982
+// arithmetic) than the one before, even several changes in one second: a
+// secondary that asks whether the zone changed since it last transferred
+// it is never told no when it did. A burst of changes may run the serial
+// ahead of the clock; it falls back to the clock once changes are fewer
+// than one a second.
+func (s *Snapshot) Serial() uint32 { return s.serial }
+
+// nextSerial is the serial of a snapshot published at t after one with
+// serial prev.
+func nextSerial(prev uint32, t time.Time) uint32 {
+	if now := uint32(t.Unix()); int32(now-prev) > 0 {
+		return now
+	}
+	return prev + 1
+}
 
 // Stats are the zone's size, for metrics.
 type Stats struct {
@@ -143,4 +164,31 @@ type Stats struct {
 // Stats returns the zone's size.
 func (s *Snapshot) Stats() Stats {
 	return Stats{Services: s.serviceCount, ReadyEndpoints: s.readyCount}
+}
+
+// All yields every name in the snapshot that holds records: dns-version,
+// then each Service's names (its own, its endpoints', its SRV names), one
+// Service after another in no particular order. Empty non-terminals and the
+// apex, whose records the server makes, are left out. It is for handing
+// over the whole zone (a zone transfer); like every read of a snapshot it
+// sees one instant, however long the walk takes.
+func (s *Snapshot) All() iter.Seq[Node] {
+	return func(yield func(Node) bool) {
+		if !yield(Node{v: versionView}) {
+			return
+		}
+		for it := s.services.Iterator(); !it.Done(); {
+			_, e, _ := it.Next()
+			v := e.view
+			if v == nil {
+				continue
+			}
+			for i := range v.nodes {
+				n := Node{v: v, i: uint32(i)}
+				if !n.Empty() && !yield(n) {
+					return
+				}
+			}
+		}
+	}
 }

@@ -38,11 +38,13 @@ type Zone struct {
 // New returns an empty zone.
 func New() *Zone {
 	z := &Zone{sliceOwner: map[sliceID]string{}}
+	now := time.Now()
 	z.snap.Store(&Snapshot{
 		services:   immutable.NewMap[string, *entry](stringHasher{}),
 		namespaces: immutable.NewMap[string, int](stringHasher{}),
 		reverse:    immutable.NewMap[[16]byte, *ptrBucket](addrHasher{}),
-		modified:   time.Now(),
+		modified:   now,
+		serial:     uint32(now.Unix()),
 	})
 	return z
 }
@@ -172,8 +174,10 @@ func (z *Zone) begin() *Snapshot {
 	if z.pending != nil {
 		return z.pending
 	}
-	next := *z.snap.Load()
+	prev := z.snap.Load()
+	next := *prev
 	next.modified = time.Now()
+	next.serial = nextSerial(prev.serial, next.modified)
 	return &next
 }
 
@@ -291,6 +295,7 @@ func (z *Zone) Release() {
 	w.reindexPTRs(changes)
 	w.dirty, z.pending = nil, nil
 	w.modified = time.Now()
+	w.serial = nextSerial(base.serial, w.modified)
 	z.snap.Store(w)
 }
 
