@@ -76,7 +76,8 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 	}
 	m.Authoritative = true
 	if q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR {
-		// Zone transfers would hand the whole cluster's topology to anyone.
+		// ServeDNS serves the transfers that Options.TransferTo allows: a
+		// transfer hands over the whole cluster's topology.
 		m.Authoritative = false
 		m.Rcode = mdns.RcodeRefused
 		return m

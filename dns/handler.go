@@ -79,6 +79,10 @@ type Options struct {
 	// NSID identifies this server (a pod name, say) to queries that ask for
 	// it with the EDNS0 NSID option (RFC 5001, dig +nsid). Empty: no NSID.
 	NSID string
+	// TransferTo are the clients allowed zone transfers (AXFR over TCP,
+	// IXFR) of the forward zones; see xfr.go. Empty: transfers are
+	// refused, as they list every Service and pod in the cluster.
+	TransferTo []netip.Prefix
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -103,6 +107,10 @@ type Handler struct {
 	nsid        string // Options.NSID in hex, as miekg/dns holds it
 	// ptrZone is the first forward zone, fully qualified: where PTR records point.
 	ptrZone string
+	// transferTo are Options.TransferTo; transfers holds a token for each
+	// transfer being served.
+	transferTo []netip.Prefix
+	transfers  chan struct{}
 }
 
 // servedZone is a zone apex in the two spellings the handler needs.
@@ -115,7 +123,8 @@ type servedZone struct {
 // NewHandler returns a handler that answers from src.
 func NewHandler(src Source, opts Options) *Handler {
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
-		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder}
+		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder,
+		transferTo: slices.Clone(opts.TransferTo), transfers: make(chan struct{}, maxTransfers)}
 	if opts.NSID != "" {
 		h.nsid = nsidHex(opts.NSID)
 	}
@@ -157,8 +166,11 @@ func (h *Handler) Zones() []string {
 	return out
 }
 
-// ServeDNS answers one query.
+// ServeDNS answers one query, or serves a zone transfer.
 func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
+	if h.serveTransfer(w, r) {
+		return
+	}
 	start := time.Now()
 	resp := h.answerGuarded(r, w.RemoteAddr().Network() == "tcp")
 	if resp == nil {

@@ -47,7 +47,13 @@ func startServer(t *testing.T) string {
 	sized(t, z, "big", 300, 44)
 	sized(t, z, "mid", 19, 45)
 	sized(t, z, "small", 5, 46)
-	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: dns.NewHandler(z, dns.Options{}), ReadTimeout: time.Second}
+	return startHandler(t, dns.NewHandler(z, dns.Options{}))
+}
+
+// startHandler serves h on 127.0.0.1 and stops the server after the test.
+func startHandler(t *testing.T, h mdns.Handler) string {
+	t.Helper()
+	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: h, ReadTimeout: time.Second}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}

@@ -258,6 +258,8 @@ func TestRecordFlagErrors(t *testing.T) {
 		{[]string{"--upstream", "/nonexistent/resolv.conf"}, "/nonexistent/resolv.conf"},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-timeout", "0s"}, "--upstream-timeout"},
 		{[]string{"--pod-records", "verified"}, "--pod-records"},
+		{[]string{"--allow-transfer", "10.0.0.0/33"}, "--allow-transfer"},
+		{[]string{"--allow-transfer", "secondary.example"}, "--allow-transfer"},
 		{[]string{"--zone", "in-addr.arpa", "--zone", "ip6.arpa"}, "--zone"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -32,6 +33,7 @@ type config struct {
 	podRecords      bool
 	fixedOrder      bool
 	nsid            string
+	transferTo      []netip.Prefix // --allow-transfer
 
 	logFormat  string
 	logLevel   string
@@ -69,6 +71,27 @@ func podRecordsFlag(v string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("--pod-records %q: want insecure or disabled", v)
+}
+
+// prefixesFlag reads a list of addresses (each its own prefix) and CIDRs.
+func prefixesFlag(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if a, err := netip.ParseAddr(s); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR", s)
+		}
+		if p.Addr().Is4In6() {
+			return nil, fmt.Errorf("%q: give IPv4 ranges in IPv4 form", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // ttlFlag checks --ttl, given in seconds.
@@ -110,6 +133,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long a forwarded query may take, across all upstreams, before SERVFAIL")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
+	var transferTo listFlag
+	fs.Var(&transferTo, "allow-transfer", "allow zone transfers (AXFR over TCP, IXFR) of the forward zones to these clients: `addresses` or CIDRs (10.0.0.5, 10.0.0.0/8, ::/0; comma-separated or repeated). A transfer lists every Service and pod (default: none, transfers get REFUSED)")
 	fs.BoolVar(&c.fixedOrder, "fixed-order", false, "keep A and AAAA records in the zone's order (default: each answer starts at the address its query ID picks, spreading clients over endpoints as CoreDNS's loadbalance plugin does)")
 	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
@@ -149,6 +174,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
 		return nil, err
+	}
+	if c.transferTo, err = prefixesFlag(transferTo); err != nil {
+		return nil, fmt.Errorf("--allow-transfer: %v", err)
 	}
 	if c.manifests != "" && c.kubeconfig != "" {
 		return nil, errors.New("--manifests and --kubeconfig are exclusive: serve a folder or a cluster, not both")

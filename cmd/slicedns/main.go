@@ -128,7 +128,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		Zones: cfg.zones, TTL: cfg.ttl, Ready: src.Synced,
 		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
-		ServerAddrs: self, NSID: cfg.nsid,
+		ServerAddrs: self, NSID: cfg.nsid, TransferTo: cfg.transferTo,
 	})
 
 	// The HTTP port opens before the wait for the first sync: the liveness

@@ -1,0 +1,263 @@
+package dns
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+
+	"github.com/slicedns/slicedns/zone"
+)
+
+// Zone transfers (AXFR, RFC 5936; IXFR, RFC 1995) hand a secondary server
+// the whole of a forward zone, as CoreDNS's kubernetes plugin does with its
+// transfer plugin: the SOA, the NS record and the address of its target,
+// every name's A, AAAA, SRV, CNAME and TXT records, and the SOA again. They
+// are refused unless the client's address is in Options.TransferTo, since a
+// transfer lists every Service and pod of the cluster. Reverse zones and
+// pod names (made up from the query) are not transferred.
+//
+// A transfer reads one snapshot, so the secondary gets the zone as it was
+// at one instant, and no writer waits on it; the snapshot is kept in memory
+// until the last message is written. IXFR is answered with the whole zone
+// (RFC 1995 4 allows it), or with the SOA alone when the client's serial is
+// current; over UDP always with the SOA alone, which tells the client to
+// come back over TCP. TSIG is not supported: a signed request is refused
+// rather than answered unsigned.
+
+// maxTransfers bounds the transfers served at once; more are refused, as
+// BIND's transfers-out limit does, so that a secondary stuck in a retry loop
+// cannot take the server's CPU from queries.
+const maxTransfers = 8
+
+// transferBatch is roughly how many bytes of records go in one message
+// before compression: well under the 64 KiB a TCP message can hold.
+const transferBatch = 16 << 10
+
+// serveTransfer serves r if it is a zone transfer that may be served, and
+// reports whether it did; otherwise ServeDNS answers r as any query (zone
+// transfers it refuses).
+func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
+	z, ok := h.transferZone(w, r)
+	if !ok {
+		return false
+	}
+	select {
+	case h.transfers <- struct{}{}:
+		defer func() { <-h.transfers }()
+	default:
+		h.log.Warn("zone transfer refused: too many at once", zap.String("client", w.RemoteAddr().String()),
+			zap.Int("max", maxTransfers))
+		return false
+	}
+	start := time.Now()
+	snap := h.src.Snapshot()
+	tcp := w.RemoteAddr().Network() == "tcp"
+	t := transfer{h: h, w: w, r: r, z: z}
+	defer func() {
+		if v := recover(); v != nil {
+			h.recovered(v, r.Question[0].Name)
+			t.err = errors.New("panic")
+			if t.messages == 0 {
+				m := t.reply()
+				m.Rcode = mdns.RcodeServerFailure
+				t.write(m)
+			}
+		}
+		if t.err != nil && t.messages > 0 {
+			// Cut short: closing tells the secondary now, where waiting
+			// for the rest would take its timeout.
+			w.Close()
+		}
+		rcode := mdns.RcodeSuccess
+		if t.err != nil {
+			rcode = mdns.RcodeServerFailure
+		}
+		h.m.observe(r.Question[0].Qtype, rcode, time.Since(start))
+		h.logTransfer(&t, snap, time.Since(start))
+	}()
+	if q := r.Question[0]; q.Qtype == mdns.TypeIXFR && (!tcp || !newer(snap.Serial(), ixfrSerial(r))) {
+		t.add(h.soa(z, snap))
+		t.flush()
+		return true
+	}
+	t.zone(snap)
+	return true
+}
+
+// transferZone returns the zone r asks to transfer when it is a transfer
+// this handler serves to this client.
+func (h *Handler) transferZone(w mdns.ResponseWriter, r *mdns.Msg) (servedZone, bool) {
+	if len(h.transferTo) == 0 || r.Response || r.Opcode != mdns.OpcodeQuery || len(r.Question) != 1 {
+		return servedZone{}, false
+	}
+	q := r.Question[0]
+	if q.Qtype != mdns.TypeAXFR && q.Qtype != mdns.TypeIXFR || q.Qclass != mdns.ClassINET {
+		return servedZone{}, false
+	}
+	if !h.transferAllowed(w.RemoteAddr()) || r.IsTsig() != nil {
+		return servedZone{}, false
+	}
+	if opt := r.IsEdns0(); opt != nil && (opt.Version() != 0 || optCount(r.Extra) > 1) {
+		return servedZone{}, false // answer() gives these their errors
+	}
+	if w.RemoteAddr().Network() != "tcp" && q.Qtype == mdns.TypeAXFR {
+		return servedZone{}, false // AXFR is TCP only (RFC 5936 4.2)
+	}
+	if h.ready != nil && !h.ready() {
+		return servedZone{}, false
+	}
+	z, rel, ok := h.match(q.Name)
+	if !ok || rel != "" || z.reverse {
+		return servedZone{}, false
+	}
+	return z, true
+}
+
+func (h *Handler) transferAllowed(addr net.Addr) bool {
+	var ip netip.Addr
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	case *net.UDPAddr:
+		ip, _ = netip.AddrFromSlice(a.IP)
+	}
+	ip = ip.Unmap()
+	for _, p := range h.transferTo {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ixfrSerial is the serial of the SOA an IXFR query carries in its
+// authority section: the version the client holds. 0 when it has none.
+func ixfrSerial(r *mdns.Msg) uint32 {
+	for _, rr := range r.Ns {
+		if soa, ok := rr.(*mdns.SOA); ok {
+			return soa.Serial
+		}
+	}
+	return 0
+}
+
+// newer reports whether serial a is greater than b (RFC 1982).
+func newer(a, b uint32) bool { return int32(a-b) > 0 }
+
+// A transfer is one zone transfer being written: records are gathered into
+// messages of about transferBatch bytes, each written as it fills.
+type transfer struct {
+	h *Handler
+	w mdns.ResponseWriter
+	r *mdns.Msg
+	z servedZone
+
+	pending  []mdns.RR
+	size     int
+	records  int
+	messages int
+	err      error
+}
+
+// zone writes the whole zone from snap.
+func (t *transfer) zone(snap *zone.Snapshot) {
+	h, z := t.h, t.z
+	soa := h.soa(z, snap)
+	t.add(soa)
+	t.add(&mdns.NS{Hdr: h.hdr(z.fqdn, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
+	if n, ok := h.nsLookup(snap, nsName); ok {
+		t.node(nsName+"."+z.fqdn, n)
+	}
+	for n := range snap.All() {
+		if t.err != nil {
+			return
+		}
+		if owner := n.Name() + "." + z.fqdn; fitsWire(owner) {
+			t.node(owner, n)
+		}
+	}
+	t.add(soa)
+	t.flush()
+}
+
+// node adds the records of n, owned by owner. Addresses are in the zone's
+// order: there is no query to rotate them for.
+func (t *transfer) node(owner string, n zone.Node) {
+	h := t.h
+	if n.CNAME() != "" {
+		t.add(&mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(n.CNAME())})
+		return
+	}
+	for a := range n.A().All() {
+		t.add(h.addr(owner, a))
+	}
+	for a := range n.AAAA().All() {
+		t.add(h.addr(owner, a))
+	}
+	for _, s := range n.SRV() {
+		target := n.Target(s).Name() + "." + t.z.fqdn
+		if fitsWire(target) {
+			t.add(&mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV), Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
+		}
+	}
+	if txt := n.TXT(); len(txt) > 0 {
+		t.add(&mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: txt})
+	}
+}
+
+func (t *transfer) add(rr mdns.RR) {
+	t.pending = append(t.pending, rr)
+	t.records++
+	if t.size += mdns.Len(rr); t.size >= transferBatch {
+		t.flush()
+	}
+}
+
+// flush writes the records gathered so far as one message.
+func (t *transfer) flush() {
+	if len(t.pending) == 0 || t.err != nil {
+		return
+	}
+	m := t.reply()
+	m.Answer = t.pending
+	t.write(m)
+	t.pending, t.size = nil, 0
+}
+
+func (t *transfer) reply() *mdns.Msg {
+	m := new(mdns.Msg)
+	m.SetReply(t.r)
+	m.Authoritative = true
+	m.Compress = true
+	m.RecursionAvailable = t.h.fwd != nil
+	if opt := t.r.IsEdns0(); opt != nil {
+		m.SetEdns0(advertisedUDPSize, opt.Do())
+	}
+	return m
+}
+
+func (t *transfer) write(m *mdns.Msg) {
+	if err := t.w.WriteMsg(m); err != nil {
+		t.err = err
+		return
+	}
+	t.messages++
+}
+
+func (h *Handler) logTransfer(t *transfer, snap *zone.Snapshot, took time.Duration) {
+	q := t.r.Question[0]
+	fields := []zap.Field{
+		zap.String("zone", t.z.fqdn), zap.String("type", mdns.TypeToString[q.Qtype]),
+		zap.String("client", t.w.RemoteAddr().String()), zap.Uint32("serial", snap.Serial()),
+		zap.Int("records", t.records), zap.Int("messages", t.messages), zap.Duration("duration", took),
+	}
+	if t.err != nil {
+		h.log.Warn("zone transfer failed", append(fields, zap.Error(t.err))...)
+		return
+	}
+	h.log.Info("zone transfer", fields...)
+}
