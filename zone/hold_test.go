@@ -54,8 +54,14 @@ func TestHoldRelease(t *testing.T) {
 	if z.Snapshot() != before || render(z.Snapshot(), "old-0.my-db.default.svc") != "A 10.42.1.99" {
 		t.Fatal("a held write was published")
 	}
+	// Holds nest (two sources loading at once): the first Release
+	// publishes nothing.
 	z.Release()
+	if z.Snapshot() != before {
+		t.Fatal("the first of two Releases published the batch")
+	}
 	z.Release()
+	z.Release() // one too many: nothing to do
 	got := everything(z.Snapshot())
 	for k, w := range want {
 		if got[k] != w {

@@ -66,6 +66,7 @@ func TestLookup(t *testing.T) {
 		{"default", "NXDOMAIN"},
 		{"default.pod", "NXDOMAIN"},
 		{"my-db.default", "NXDOMAIN"},
+		{".my-db.default.svc", "NXDOMAIN"}, // an empty label is no name
 
 		{"my-db.default.svc", "A 10.42.1.10; A 10.42.1.11; SRV 0 25 7000 my-db-0.my-db.default.svc; SRV 0 25 7000 my-db-1.my-db.default.svc; SRV 0 25 9042 my-db-0.my-db.default.svc; SRV 0 25 9042 my-db-1.my-db.default.svc"},
 		{"my-db-0.my-db.default.svc", "A 10.42.1.10"},

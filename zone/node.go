@@ -8,13 +8,14 @@ import (
 
 // A Node is one owner name in the zone with every record it holds, as Lookup
 // finds it. It is a small value that refers into its snapshot's immutable
-// storage: copying it is cheap, reading it never allocates, and it stays
-// valid for as long as it is held. Two Nodes are the same name of the same
-// snapshot's view when they are ==.
+// storage: copying it is cheap, reading its records never allocates, and it
+// stays valid for as long as it is held. Two Nodes are the same name of the
+// same snapshot's view when they are ==.
 //
 // A Node that exists but holds no records is an empty non-terminal: it
-// exists (NOERROR) only because names exist below it. The zero Node is a
-// name that does not exist.
+// exists (NOERROR) only because names exist below it. Lookup returns one
+// Node for all of them, whose Name is "": the answer never depends on which
+// it is. The zero Node is a name that does not exist.
 type Node struct {
 	v *view
 	i uint32 // index into v.nodes
@@ -23,7 +24,7 @@ type Node struct {
 // Name is the owner name relative to the zone apex, in lower case and
 // without a trailing dot, e.g. "my-db-0.my-db.default.svc"; "" is the apex.
 // A Service's own name is stored; the names below it are made on each call
-// from NameParts, which does not allocate.
+// (an allocation) from NameParts, which does not allocate.
 func (n Node) Name() string {
 	label, base := n.NameParts()
 	if label == "" {

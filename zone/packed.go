@@ -63,7 +63,7 @@ func (p *packedSlice) addrWidth() int {
 
 // pack makes the zone's form of a valid slice.
 func pack(s *Slice) *packedSlice {
-	p := &packedSlice{addressType: s.AddressType, ports: s.Ports, eps: make([]packedEndpoint, len(s.Endpoints))}
+	p := &packedSlice{addressType: s.AddressType, ports: clonePorts(s.Ports), eps: make([]packedEndpoint, len(s.Endpoints))}
 	// The names are copied into one string rather than kept as the
 	// caller's three, which may each pin a block of a decoder's garbage.
 	names := s.Namespace + s.Name + s.Service

@@ -45,8 +45,9 @@ type Snapshot struct {
 // without a trailing dot ("" is the apex itself; "my-db-0.my-db.default.svc"
 // a per-endpoint name). It returns the node and true when the name exists;
 // the node may hold no records of the wanted type (NODATA) or none at all (an
-// empty non-terminal such as "default.svc"). It returns nil and false when
-// the name does not exist (NXDOMAIN). Lookup does not allocate.
+// empty non-terminal such as "default.svc"). It returns the zero Node and
+// false when the name does not exist (NXDOMAIN), or is not a name (an empty
+// label). Lookup does not allocate.
 func (s *Snapshot) Lookup(name string) (Node, bool) {
 	switch name {
 	case "":
@@ -73,6 +74,9 @@ func (s *Snapshot) Lookup(name string) (Node, bool) {
 	}
 	prefix := ""
 	if keyStart > 0 {
+		if keyStart == 1 {
+			return Node{}, false // ".<svc>.<ns>.svc": an empty label
+		}
 		prefix = rest[:keyStart-1]
 	}
 	return e.view.lookup(prefix)

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,9 +38,36 @@ type Protocol string
 // Port is a named port of a Service or an EndpointSlice. Unnamed ports have no
 // SRV records, so sources may drop them; they are kept for explain.
 type Port struct {
-	Name     string
+	Name string
+	// Protocol is TCP, UDP or SCTP; empty means TCP, as the API server
+	// defaults it.
 	Protocol Protocol
 	Port     uint16
+}
+
+// clonePorts copies ports, with each empty protocol spelled TCP.
+func clonePorts(ports []Port) []Port {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := slices.Clone(ports)
+	for i := range out {
+		if out[i].Protocol == "" {
+			out[i].Protocol = "TCP"
+		}
+	}
+	return out
+}
+
+// clone is the copy of s the zone keeps: nothing the caller holds.
+func (s *Service) clone() *Service {
+	c := *s
+	c.ClusterIPs = nil
+	if len(s.ClusterIPs) > 0 {
+		c.ClusterIPs = slices.Clone(s.ClusterIPs)
+	}
+	c.Ports = clonePorts(s.Ports)
+	return &c
 }
 
 // Service is the slice of a v1 Service that DNS needs. Sources build it from

@@ -49,7 +49,7 @@ func isDomain(s string) bool {
 	return true
 }
 
-func validProtocol(p Protocol) bool { return p == "TCP" || p == "UDP" || p == "SCTP" }
+func validProtocol(p Protocol) bool { return p == "" || p == "TCP" || p == "UDP" || p == "SCTP" }
 
 // Validate reports the first reason s cannot be served, or nil. The API server
 // enforces the same rules, so only hand-written manifests and library callers
@@ -74,7 +74,7 @@ func (s *Service) Validate() error {
 			return fmt.Errorf("service %s/%s: type ClusterIP without a cluster IP", s.Namespace, s.Name)
 		}
 		for _, ip := range s.ClusterIPs {
-			if !ip.IsValid() || ip.Is4In6() {
+			if !ip.IsValid() || ip.Is4In6() || ip.Zone() != "" {
 				return fmt.Errorf("service %s/%s: invalid cluster IP %v", s.Namespace, s.Name, ip)
 			}
 		}

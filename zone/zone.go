@@ -31,8 +31,9 @@ type Zone struct {
 	// writers touch it, under mu.
 	sliceOwner map[sliceID]string // the Service's name; strings shared with the packed slice
 	// pending is the snapshot being written between Hold and Release; nil
-	// otherwise.
+	// otherwise. holds counts the Holds not yet released.
 	pending *Snapshot
+	holds   int
 }
 
 // New returns an empty zone.
@@ -67,10 +68,13 @@ type entry struct {
 // UpsertService adds or replaces a Service. An invalid Service is refused with
 // an error and the zone is left as it was. A Service equal to the one held
 // changes nothing: the zone keeps the one it has and publishes no snapshot.
+// The zone keeps its own copy of s, so the caller may reuse or change s
+// afterwards (and upsert it again).
 func (z *Zone) UpsertService(s *Service) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	s = s.clone()
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	key := serviceKey(s.Namespace, s.Name)
@@ -226,11 +230,16 @@ func (z *Zone) current() *Snapshot {
 // Service that changed once and publishes one snapshot. It is for loading a
 // whole cluster at start, when a Service would otherwise be built once for
 // itself and again for each of its slices, and all those snapshots thrown
-// away: a load is faster and leaves a denser heap. Hold while holding does
-// nothing.
+// away: a load is faster and leaves a denser heap.
+//
+// Holds nest: each Hold needs its Release, and the batch is published at
+// the last one. Two sources that load into one zone at once (two folders,
+// or a folder and a cluster) each hold it, and neither's Release publishes
+// the other's half-loaded state.
 func (z *Zone) Hold() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
+	z.holds++
 	if z.pending == nil {
 		w := z.begin()
 		w.dirty = map[string]struct{}{}
@@ -244,15 +253,19 @@ func (z *Zone) Hold() {
 	}
 }
 
-// Release ends the batch Hold started, building what changed and publishing
-// it in one snapshot. Releasing a zone that is not held does nothing.
+// Release ends a Hold. The last Release of nested Holds ends the batch,
+// building what changed and publishing it in one snapshot. Releasing a zone
+// that is not held does nothing.
 func (z *Zone) Release() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	w := z.pending
-	if w == nil {
+	if z.holds == 0 {
 		return
 	}
+	if z.holds--; z.holds > 0 {
+		return
+	}
+	w := z.pending
 	if w.build != nil {
 		w.services, w.build = w.build.Map(), nil
 		b := immutable.NewMapBuilder[string, int](stringHasher{})

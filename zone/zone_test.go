@@ -114,6 +114,7 @@ func TestUpsertRejectsInvalid(t *testing.T) {
 		&zone.Service{Namespace: "", Name: "svc", Type: zone.Headless},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ClusterIP},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ClusterIP, ClusterIPs: []netip.Addr{{}}},
+		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ClusterIP, ClusterIPs: []netip.Addr{netip.MustParseAddr("fe80::1%eth0")}},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.ExternalName, ExternalName: "bad..name"},
 		&zone.Service{Namespace: "default", Name: "svc", Type: 9},
 		&zone.Service{Namespace: "default", Name: "svc", Type: zone.Headless,
@@ -381,6 +382,7 @@ func TestUpsertUnchangedKeepsHeldObject(t *testing.T) {
 	sl := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
 	z := build(t, svc, sl)
 	before := z.Snapshot()
+	held, _ := before.Service("default", "a")
 
 	again := slice("default", "s1", "a", zone.IPv4, cql, ep("pod-1", true, "10.0.0.1"))
 	again.TriggerTime = time.Now() // when it changed is not what it publishes
@@ -389,8 +391,8 @@ func TestUpsertUnchangedKeepsHeldObject(t *testing.T) {
 		t.Error("an unchanged Service or slice published a new snapshot")
 	}
 	st, _ := z.Snapshot().Service("default", "a")
-	if st.Service != svc || len(st.Slices) != 1 || !reflect.DeepEqual(st.Slices[0].Endpoints, sl.Endpoints) {
-		t.Errorf("the zone swapped its objects for equal ones: %p %+v, want %p %+v", st.Service, st.Slices[0], svc, sl)
+	if st.Service != held.Service || len(st.Slices) != 1 || !reflect.DeepEqual(st.Slices[0].Endpoints, sl.Endpoints) {
+		t.Errorf("the zone swapped its objects for equal ones: %p %+v, want %p %+v", st.Service, st.Slices[0], held.Service, sl)
 	}
 	// The zone keeps its own copy of a slice, not the caller's.
 	sl.Endpoints[0].Addresses[0] = netip.MustParseAddr("10.9.9.9")
@@ -495,4 +497,33 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// The zone keeps its own copy of a Service: a caller that changes the one
+// it passed and upserts it again (an embedder reusing its object) gets the
+// change published, and snapshots taken before keep what they had.
+func TestUpsertChangedServiceObject(t *testing.T) {
+	svc := clusterIP("default", "web", "10.96.0.10")
+	svc.Ports = []zone.Port{{Name: "http", Port: 80}} // no protocol: TCP
+	z := build(t, svc)
+	before := z.Snapshot()
+
+	svc.ClusterIPs[0] = netip.MustParseAddr("10.96.0.11")
+	if got := render(z.Snapshot(), "web.default.svc"); got != "A 10.96.0.10; SRV 0 100 80 web.default.svc" {
+		t.Errorf("changing the caller's Service changed the zone: %q", got)
+	}
+	feed(t, z, svc)
+	if got := render(z.Snapshot(), "web.default.svc"); got != "A 10.96.0.11; SRV 0 100 80 web.default.svc" {
+		t.Errorf("after upserting the changed Service: %q", got)
+	}
+	if got := render(before, "web.default.svc"); got != "A 10.96.0.10; SRV 0 100 80 web.default.svc" {
+		t.Errorf("the earlier snapshot changed: %q", got)
+	}
+	if got := render(z.Snapshot(), "_http._tcp.web.default.svc"); got != "SRV 0 100 80 web.default.svc" {
+		t.Errorf("a port without protocol is not TCP: %q", got)
+	}
+	svc.Name = "NOT A LABEL"
+	if err := z.UpsertService(svc); err == nil {
+		t.Error("an invalid change to an upserted Service was accepted")
+	}
 }
