@@ -16,9 +16,12 @@ import (
 const advertisedUDPSize = 1232
 
 // Answer returns the response to r as ServeDNS would send it over TCP, before
-// any truncation; nil means r must be dropped (it is itself a response). It
-// is what ServeDNS writes, exposed for in-process use and for tests.
+// any truncation; nil means r must be dropped (it is itself a response, or
+// nil). It is what ServeDNS writes, exposed for in-process use and for tests.
 func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
+	if r == nil {
+		return nil
+	}
 	m := h.answer(r)
 	if m != nil {
 		h.addNSID(m, r)
@@ -70,7 +73,8 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 		m.Rcode = mdns.RcodeRefused
 		return m
 	}
-	if h.ready != nil && !h.ready() {
+	snap := h.snapshot()
+	if snap == nil {
 		m.Rcode = mdns.RcodeServerFailure
 		return m
 	}
@@ -82,7 +86,6 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 		m.Rcode = mdns.RcodeRefused
 		return m
 	}
-	snap := h.src.Snapshot()
 	if z.reverse {
 		if !h.reverse(m, q, z, rel, snap) {
 			return h.forward(r, m)

@@ -129,6 +129,9 @@ type QueryResult struct {
 // explained too.
 func (h *Handler) Explain(name string) *Explanation {
 	snap := h.src.Snapshot()
+	if snap == nil {
+		return &Explanation{Name: name, Notes: []string{"No zone is loaded yet (the source has no snapshot): every name in the zones gets SERVFAIL."}}
+	}
 	pinned := *h
 	pinned.src = SourceFunc(func() *zone.Snapshot { return snap })
 	// Records are shown in the zone's order, not rotated by a made-up ID.

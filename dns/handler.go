@@ -37,8 +37,8 @@ type Options struct {
 	// pointing into the first forward zone. Default: cluster.local (slicedns
 	// itself adds in-addr.arpa and ip6.arpa, as CoreDNS's default Corefile does).
 	Zones []string
-	// TTL of every answer, and the SOA minimum (the negative-cache TTL).
-	// Default 5s.
+	// TTL of every answer, and the SOA minimum (the negative-cache TTL),
+	// rounded up to whole seconds. Default 5s.
 	TTL time.Duration
 	// Ready, when set, gates answers: until it returns true, names in the
 	// zones get SERVFAIL (an NXDOMAIN would be cached downstream).
@@ -120,8 +120,14 @@ type servedZone struct {
 	reverse bool   // under in-addr.arpa or ip6.arpa: answers PTR
 }
 
-// NewHandler returns a handler that answers from src.
+// NewHandler returns a handler that answers from src. Until Options.Ready
+// reports true, and whenever src returns a nil snapshot (nothing loaded
+// yet), names in the zones get SERVFAIL. A nil src panics, as a nil handler
+// does in net/http: it is a mistake in the program, not in a query.
 func NewHandler(src Source, opts Options) *Handler {
+	if src == nil {
+		panic("dns: NewHandler with a nil Source")
+	}
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder,
 		transferTo: slices.Clone(opts.TransferTo), transfers: make(chan struct{}, maxTransfers)}
@@ -150,7 +156,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	if opts.TTL <= 0 {
 		opts.TTL = 5 * time.Second
 	}
-	h.ttl = uint32(opts.TTL / time.Second)
+	h.ttl = uint32((opts.TTL + time.Second - 1) / time.Second)
 	if h.log == nil {
 		h.log = zap.NewNop()
 	}
@@ -166,13 +172,22 @@ func (h *Handler) Zones() []string {
 	return out
 }
 
+// snapshot is the snapshot to answer from, or nil when there is none yet:
+// Options.Ready says not, or the Source has nothing.
+func (h *Handler) snapshot() *zone.Snapshot {
+	if h.ready != nil && !h.ready() {
+		return nil
+	}
+	return h.src.Snapshot()
+}
+
 // ServeDNS answers one query, or serves a zone transfer.
 func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
-	if h.serveTransfer(w, r) {
+	if r == nil || h.serveTransfer(w, r) {
 		return
 	}
 	start := time.Now()
-	resp := h.answerGuarded(r, w.RemoteAddr().Network() == "tcp")
+	resp := h.answerGuarded(r, isTCP(w))
 	if resp == nil {
 		return
 	}
@@ -189,14 +204,25 @@ func (h *Handler) ServeDNS(w mdns.ResponseWriter, r *mdns.Msg) {
 	}
 }
 
+// isTCP reports whether w is a TCP connection (a ResponseWriter of some
+// other server may have no address).
+func isTCP(w mdns.ResponseWriter) bool {
+	a := w.RemoteAddr()
+	return a != nil && a.Network() == "tcp"
+}
+
 func (h *Handler) logQuery(w mdns.ResponseWriter, r, resp *mdns.Msg, took time.Duration) {
 	var q mdns.Question
 	if len(r.Question) > 0 {
 		q = r.Question[0]
 	}
+	client, proto := "", ""
+	if a := w.RemoteAddr(); a != nil {
+		client, proto = a.String(), a.Network()
+	}
 	h.log.Info("query",
-		zap.String("client", w.RemoteAddr().String()),
-		zap.String("proto", w.RemoteAddr().Network()),
+		zap.String("client", client),
+		zap.String("proto", proto),
 		zap.String("name", q.Name),
 		zap.String("type", mdns.TypeToString[q.Qtype]),
 		zap.String("rcode", mdns.RcodeToString[resp.Rcode]),

@@ -67,6 +67,13 @@ func TestSOA(t *testing.T) {
 	if len(r.Answer) == 0 || r.Answer[0].Header().Ttl != 30 {
 		t.Errorf("answer TTL: %v", r.Answer)
 	}
+	// A TTL under a second rounds up: 0 would mean "do not cache", and a
+	// negative-cache minimum of 0.
+	h = dns.NewHandler(z, dns.Options{TTL: 500 * time.Millisecond})
+	r = serve(h, query("nope.cluster.local.", mdns.TypeA), false)
+	if soa := r.Ns[0].(*mdns.SOA); soa.Minttl != 1 || soa.Hdr.Ttl != 1 {
+		t.Errorf("TTL 500ms: SOA TTL %d minimum %d, want 1 and 1", soa.Hdr.Ttl, soa.Minttl)
+	}
 }
 
 func TestNotReady(t *testing.T) {

@@ -38,11 +38,19 @@ type Server struct {
 }
 
 // Listen binds the UDP and TCP sockets. It returns an error, and holds
-// nothing, if either cannot be bound, or if Handler is nil.
+// nothing, if either cannot be bound, if Handler is nil, or if the Server
+// has listened before: like an http.Server, a Server is used once.
 func (s *Server) Listen() error {
 	if s.Handler == nil {
 		// It would panic on the first query that leaves the fast path.
 		return errors.New("dns: Server.Handler is nil")
+	}
+	s.mu.Lock()
+	used := s.addr != nil || s.stopped
+	s.mu.Unlock()
+	if used {
+		// A second set of sockets would serve on, out of Shutdown's reach.
+		return errors.New("dns: Server.Listen called twice, or after Shutdown")
 	}
 	var conns []*net.UDPConn
 	var ln net.Listener

@@ -333,6 +333,24 @@ func TestServerWithoutHandler(t *testing.T) {
 	}
 }
 
+// TestServerListensOnce: a second Listen would bind sockets that Shutdown
+// does not close, and serve on after it.
+func TestServerListensOnce(t *testing.T) {
+	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: dns.NewHandler(zone.New(), dns.Options{})}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	if err := srv.Listen(); err == nil {
+		t.Error("a second Listen succeeded")
+	}
+	srv.Shutdown(context.Background())
+	if err := srv.Listen(); err == nil {
+		srv.Shutdown(context.Background())
+		t.Error("Listen after Shutdown succeeded")
+	}
+}
+
 // labelled is the value of counter name{label="value"} in reg, 0 if absent.
 func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()

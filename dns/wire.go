@@ -164,7 +164,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	if q.qtype != mdns.TypeA && q.qtype != mdns.TypeAAAA && q.qtype != mdns.TypeSRV {
 		return nil, 0, false
 	}
-	if h.logQ || (h.ready != nil && !h.ready()) || (q.nsid && h.nsid != "") {
+	if h.logQ || (q.nsid && h.nsid != "") {
 		return nil, 0, false
 	}
 	z, rel, ok := h.match(q.name())
@@ -172,7 +172,10 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	if !ok || z.reverse || (h.pods && isPodName(rel)) {
 		return nil, 0, false
 	}
-	snap := h.src.Snapshot()
+	snap := h.snapshot()
+	if snap == nil {
+		return nil, 0, false // the general path answers SERVFAIL
+	}
 	node, exists := snap.Lookup(rel)
 	if (exists && node.CNAME() != "") || (!exists && h.isNSName(rel)) {
 		return nil, 0, false

@@ -54,8 +54,11 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 		return false
 	}
 	start := time.Now()
-	snap := h.src.Snapshot()
-	tcp := w.RemoteAddr().Network() == "tcp"
+	snap := h.snapshot()
+	if snap == nil {
+		return false // not ready: answer() says SERVFAIL
+	}
+	tcp := isTCP(w)
 	t := transfer{h: h, w: w, r: r, z: z}
 	defer func() {
 		if v := recover(); v != nil {
@@ -104,11 +107,8 @@ func (h *Handler) transferZone(w mdns.ResponseWriter, r *mdns.Msg) (servedZone, 
 	if opt := r.IsEdns0(); opt != nil && (opt.Version() != 0 || optCount(r.Extra) > 1) {
 		return servedZone{}, false // answer() gives these their errors
 	}
-	if w.RemoteAddr().Network() != "tcp" && q.Qtype == mdns.TypeAXFR {
+	if !isTCP(w) && q.Qtype == mdns.TypeAXFR {
 		return servedZone{}, false // AXFR is TCP only (RFC 5936 4.2)
-	}
-	if h.ready != nil && !h.ready() {
-		return servedZone{}, false
 	}
 	z, rel, ok := h.match(q.Name)
 	if !ok || rel != "" || z.reverse {
