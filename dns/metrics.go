@@ -85,8 +85,8 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 }
 
 // refused counts a query answered before any handler saw it (FORMERR for
-// a packet that does not unpack, NOTIMP for another opcode over TCP): a
-// request of no type and its response, with no latency to observe.
+// a packet that does not unpack): a request of no type and its response,
+// with no latency to observe.
 func (m *Metrics) refused(rcode int) {
 	if m == nil {
 		return

@@ -88,17 +88,11 @@ func (s *Server) Listen() error {
 	s.udp = conns
 	m := metricsOf(s.Handler)
 	s.servers = []*mdns.Server{{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt,
-		// miekg/dns answers these itself, before the handler: count them.
-		MsgAcceptFunc: func(dh mdns.Header) mdns.MsgAcceptAction {
-			a := mdns.DefaultMsgAcceptFunc(dh)
-			switch a {
-			case mdns.MsgReject:
-				m.refused(mdns.RcodeFormatError)
-			case mdns.MsgRejectNotImplemented:
-				m.refused(mdns.RcodeNotImplemented)
-			}
-			return a
-		},
+		// Every query reaches the handler, as over UDP: miekg/dns's default
+		// would answer other opcodes and unusual section counts itself, with a
+		// bare header (no question, no OPT), and refuse over TCP what UDP
+		// answers. Responses are dropped, as over UDP.
+		MsgAcceptFunc: acceptQueries,
 		MsgInvalidFunc: func(msg []byte, _ error) {
 			if len(msg) >= headerLen { // a header: miekg/dns answers FORMERR
 				m.refused(mdns.RcodeFormatError)
@@ -106,6 +100,14 @@ func (s *Server) Listen() error {
 		},
 	}}
 	return nil
+}
+
+// acceptQueries hands every query to the handler and drops responses.
+func acceptQueries(dh mdns.Header) mdns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 { // QR
+		return mdns.MsgIgnore
+	}
+	return mdns.MsgAccept
 }
 
 // LocalAddr is the bound address (UDP and TCP share it), after Listen.

@@ -374,8 +374,8 @@ func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string)
 }
 
 // TestServerCountsWhatItRefuses: replies written before any handler sees
-// the query (FORMERR for a packet that does not unpack, over UDP and TCP;
-// NOTIMP for another opcode over TCP) are counted like every other.
+// the query (FORMERR for a packet that does not unpack, over UDP and TCP)
+// are counted like every other, as are NOTIMPs for another opcode.
 func TestServerCountsWhatItRefuses(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: dns.NewHandler(fixture(t), dns.Options{Metrics: dns.NewMetrics(reg)})}

@@ -1,0 +1,55 @@
+package dns_test
+
+import (
+	"testing"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/slicedns/slicedns/dns"
+)
+
+// TestTransportsAgree: an odd query gets the same rcode over UDP and TCP,
+// and over both the reply keeps its question and, for an EDNS0 query, an
+// OPT record (RFC 6891 7). miekg/dns's default acceptance answered these
+// over TCP itself with a bare header, and refused some that UDP answers.
+func TestTransportsAgree(t *testing.T) {
+	addr := startHandler(t, dns.NewHandler(fixture(t), dns.Options{}))
+	const name = "my-db.default.svc.cluster.local."
+	edns := func(m *mdns.Msg) *mdns.Msg { m.SetEdns0(1232, false); return m }
+	withOpcode := func(op int) *mdns.Msg { m := query(name, mdns.TypeA); m.Opcode = op; return edns(m) }
+	twoQuestions := edns(query(name, mdns.TypeA))
+	twoQuestions.Question = append(twoQuestions.Question, twoQuestions.Question[0])
+	answers := edns(query(name, mdns.TypeA))
+	for range 2 {
+		rr, _ := mdns.NewRR(name + " 5 IN A 192.0.2.1")
+		answers.Answer = append(answers.Answer, rr)
+	}
+	for _, tc := range []struct {
+		name  string
+		q     *mdns.Msg
+		rcode int
+	}{
+		{"UPDATE", withOpcode(mdns.OpcodeUpdate), mdns.RcodeNotImplemented},
+		{"STATUS", withOpcode(mdns.OpcodeStatus), mdns.RcodeNotImplemented},
+		{"IQUERY", withOpcode(mdns.OpcodeIQuery), mdns.RcodeNotImplemented},
+		{"NOTIFY", withOpcode(mdns.OpcodeNotify), mdns.RcodeNotImplemented},
+		{"opcode 7", withOpcode(7), mdns.RcodeNotImplemented},
+		{"two questions", twoQuestions, mdns.RcodeFormatError},
+		{"answers in a query", answers, mdns.RcodeSuccess},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, network := range []string{"udp", "tcp"} {
+				b := rawExchange(t, network, addr, packed(t, tc.q), 2*time.Second)
+				if b == nil {
+					t.Fatalf("%s: no reply", network)
+				}
+				r := unpack(t, b)
+				if r.Rcode != tc.rcode || len(r.Question) == 0 || r.Question[0].Name != name || r.IsEdns0() == nil {
+					t.Errorf("%s: rcode %s, question %v, OPT %v; want %s with the question and an OPT",
+						network, mdns.RcodeToString[r.Rcode], r.Question, r.IsEdns0() != nil, mdns.RcodeToString[tc.rcode])
+				}
+			}
+		})
+	}
+}
