@@ -58,6 +58,16 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 		return m
 	}
 	q := r.Question[0]
+	switch q.Qtype {
+	case mdns.TypeOPT, mdns.TypeTSIG, mdns.TypeTKEY:
+		// Meta-types that live in their own sections, never asked for
+		// (RFC 6895 3.1): FORMERR, as BIND answers.
+		m.Rcode = mdns.RcodeFormatError
+		return m
+	case mdns.TypeMAILA, mdns.TypeMAILB:
+		m.Rcode = mdns.RcodeNotImplemented
+		return m
+	}
 	if h.fwd != nil {
 		m.RecursionAvailable = true
 		if h.fwd.ownProbe(q.Name) {
@@ -78,7 +88,9 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 		m.Rcode = mdns.RcodeServerFailure
 		return m
 	}
-	m.Authoritative = true
+	// An answer to class ANY speaks for class IN only, so it is not
+	// authoritative (RFC 1035 6.2).
+	m.Authoritative = q.Qclass == mdns.ClassINET
 	if q.Qtype == mdns.TypeAXFR || q.Qtype == mdns.TypeIXFR {
 		// ServeDNS serves the transfers that Options.TransferTo allows: a
 		// transfer hands over the whole cluster's topology.

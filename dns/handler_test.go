@@ -200,6 +200,30 @@ var dnsTestCases = []testCase{
 	{Qname: "my-db-0.my-db.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
 		"my-db-0.my-db.default.svc.cluster.local. 5 IN A 10.42.1.10",
 	}, Edit: func(m *mdns.Msg) { m.SetEdns0(4096, true) }},
+	// Meta-types are not asked for (RFC 6895 3.1), in the zone or out.
+	{Qname: "my-db.default.svc.cluster.local.", Qtype: mdns.TypeOPT, Rcode: mdns.RcodeFormatError},
+	{Qname: "my-db.default.svc.cluster.local.", Qtype: mdns.TypeTSIG, Rcode: mdns.RcodeFormatError},
+	{Qname: "example.com.", Qtype: mdns.TypeTKEY, Rcode: mdns.RcodeFormatError},
+	{Qname: "my-db.default.svc.cluster.local.", Qtype: mdns.TypeMAILB, Rcode: mdns.RcodeNotImplemented},
+	{Qname: "my-db.default.svc.cluster.local.", Qtype: mdns.TypeMAILA, Rcode: mdns.RcodeNotImplemented},
+}
+
+// TestClassANY: an answer to QCLASS ANY is the class IN data, but not
+// authoritative: the server does not hold every class (RFC 1035 6.2).
+func TestClassANY(t *testing.T) {
+	h := dns.NewHandler(fixture(t), dns.Options{})
+	for _, name := range []string{"my-db.default.svc.cluster.local.", "nope.cluster.local."} {
+		q := query(name, mdns.TypeA)
+		q.Question[0].Qclass = mdns.ClassANY
+		r := serve(h, q, false)
+		if r.Authoritative || (name == "nope.cluster.local.") != (r.Rcode == mdns.RcodeNameError) {
+			t.Errorf("%s class ANY: AA %v rcode %s", name, r.Authoritative, mdns.RcodeToString[r.Rcode])
+		}
+		q.Question[0].Qclass = mdns.ClassINET
+		if r := serve(h, q, false); !r.Authoritative {
+			t.Errorf("%s class IN: not authoritative", name)
+		}
+	}
 }
 
 func TestHandler(t *testing.T) {
