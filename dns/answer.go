@@ -171,7 +171,7 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		// An ExternalName Service: the CNAME is the only data at the name
 		// (RFC 1034 3.6.2), whatever type was asked.
 		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME())})
-		if q.Qtype == mdns.TypeA || q.Qtype == mdns.TypeAAAA {
+		if q.Qtype != mdns.TypeCNAME && q.Qtype != mdns.TypeANY {
 			h.chase(m, q, node.CNAME(), snap)
 		}
 		return

@@ -54,12 +54,13 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 	return resp
 }
 
-// chase follows an ExternalName CNAME for an A or AAAA query, as CoreDNS
-// does, so the client needs no second query: a target in a served zone is
-// resolved from the same snapshot, one outside through the Forwarder when
-// there is one. The rcode stays NOERROR (the Service's name exists) unless
-// an in-zone target does not exist: then NXDOMAIN, as RFC 6604 has it for
-// the last name of the chain.
+// chase follows an ExternalName CNAME for a query of any type but CNAME
+// and ANY (RFC 1034 4.3.2, step 3a), as CoreDNS does for A and AAAA, so the
+// client needs no second query: a target in a served zone is answered from
+// the same snapshot (an SRV or TXT target as well as an address), one
+// outside through the Forwarder when there is one. The rcode stays NOERROR
+// (the Service's name exists) unless an in-zone target does not exist: then
+// NXDOMAIN, as RFC 6604 has it for the last name of the chain.
 func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.Snapshot) {
 	qtype := q.Qtype
 	// seen are the owners of the CNAMEs answered so far.
@@ -101,12 +102,9 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 			target = node.CNAME()
 			continue
 		}
-		addrs := node.A()
-		if qtype == mdns.TypeAAAA {
-			addrs = node.AAAA()
-		}
-		m.Answer = h.appendAddrs(m.Answer, owner, addrs, m.Id)
-		if addrs.Len() == 0 {
+		before := len(m.Answer)
+		h.records(m, mdns.Question{Name: owner, Qtype: qtype, Qclass: mdns.ClassINET}, z, snap, node, rel == "")
+		if len(m.Answer) == before {
 			m.Ns = []mdns.RR{h.soa(z, snap)}
 		}
 		return

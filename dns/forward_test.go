@@ -28,8 +28,11 @@ func TestForward(t *testing.T) {
 		case strings.HasPrefix(q.Name, "db.example.com."):
 			m.Answer = append(m.Answer, mustRR("db.example.com. 30 IN CNAME real.example.com."))
 			m.Answer = append(m.Answer, mustRR("real.example.com. 30 IN A 192.0.2.7"))
-			if q.Qtype == mdns.TypeAAAA {
+			switch q.Qtype {
+			case mdns.TypeAAAA:
 				m.Answer[1] = mustRR("real.example.com. 30 IN AAAA 2001:db8::7")
+			case mdns.TypeTXT:
+				m.Answer[1] = mustRR(`real.example.com. 30 IN TXT "v=1"`)
 			}
 		default:
 			answerA("192.0.2.1")(w, r)
@@ -50,7 +53,7 @@ func TestForward(t *testing.T) {
 		{Qname: rev("192.0.2.1"), Qtype: mdns.TypePTR, Answer: []string{rev("192.0.2.1") + " 60 IN PTR host.example."}},
 		{Qname: "_dns-sd._udp.0.42.10.in-addr.arpa.", Qtype: mdns.TypePTR, Answer: []string{"_dns-sd._udp.0.42.10.in-addr.arpa. 60 IN PTR host.example."}},
 		{Qname: rev("10.42.1.10"), Qtype: mdns.TypePTR, Answer: []string{ptrTo("10.42.1.10", "my-db-0.my-db.default.svc.cluster.local.")}},
-		// ExternalName: the target chased upstream for A and AAAA only.
+		// ExternalName: the target chased upstream, for any type.
 		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
 			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
 			"db.example.com. 30 IN CNAME real.example.com.",
@@ -62,6 +65,11 @@ func TestForward(t *testing.T) {
 			"real.example.com. 30 IN AAAA 2001:db8::7",
 		}},
 		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeTXT, Answer: []string{
+			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
+			"db.example.com. 30 IN CNAME real.example.com.",
+			`real.example.com. 30 IN TXT "v=1"`,
+		}},
+		{Qname: "ext.default.svc.cluster.local.", Qtype: mdns.TypeCNAME, Answer: []string{
 			"ext.default.svc.cluster.local. 5 IN CNAME db.example.com.",
 		}},
 		// In-zone targets are still chased locally.

@@ -121,7 +121,8 @@ var reverseTestCases = []testCase{
 	{Qname: "in-addr.arpa.", Qtype: mdns.TypeAXFR, Rcode: mdns.RcodeRefused},
 	{Qname: "arpa.", Qtype: mdns.TypeSOA, Rcode: mdns.RcodeRefused},
 
-	// ExternalName targets in the zone are chased for A and AAAA.
+	// ExternalName targets in the zone are chased, for any type but CNAME
+	// and ANY (RFC 1034 4.3.2 3a).
 	{Qname: "inzone.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
 		"inzone.default.svc.cluster.local. 5 IN CNAME kubernetes.default.svc.cluster.local.",
 		"kubernetes.default.svc.cluster.local. 5 IN A 10.96.0.1",
@@ -131,6 +132,17 @@ var reverseTestCases = []testCase{
 		"kubernetes.default.svc.cluster.local. 5 IN AAAA fd00::1",
 	}},
 	{Qname: "inzone.default.svc.cluster.local.", Qtype: mdns.TypeSRV, Answer: []string{
+		"inzone.default.svc.cluster.local. 5 IN CNAME kubernetes.default.svc.cluster.local.",
+		"kubernetes.default.svc.cluster.local. 5 IN SRV 0 50 443 kubernetes.default.svc.cluster.local.",
+		"kubernetes.default.svc.cluster.local. 5 IN SRV 0 50 53 kubernetes.default.svc.cluster.local.",
+	}, Extra: []string{
+		"kubernetes.default.svc.cluster.local. 5 IN A 10.96.0.1",
+		"kubernetes.default.svc.cluster.local. 5 IN AAAA fd00::1",
+	}},
+	{Qname: "inzone.default.svc.cluster.local.", Qtype: mdns.TypeTXT, Answer: []string{
+		"inzone.default.svc.cluster.local. 5 IN CNAME kubernetes.default.svc.cluster.local.",
+	}, Ns: []string{soa}},
+	{Qname: "inzone.default.svc.cluster.local.", Qtype: mdns.TypeCNAME, Answer: []string{
 		"inzone.default.svc.cluster.local. 5 IN CNAME kubernetes.default.svc.cluster.local.",
 	}},
 	{Qname: "hop.default.svc.cluster.local.", Qtype: mdns.TypeA, Answer: []string{
