@@ -51,7 +51,8 @@ type Options struct {
 	// Forwarder, when set, takes what the zones cannot answer: names
 	// outside them (instead of REFUSED), reverse names of unknown addresses
 	// (instead of NXDOMAIN), and the targets of ExternalName CNAMEs outside
-	// them, which answers of every type but CNAME and ANY then carry. Responses then have RA set.
+	// them, which answers of every type but CNAME and ANY then carry.
+	// Responses then have RA set.
 	Forwarder *Forwarder
 	// PodRecords answers <a-b-c-d>.<namespace>.pod.<zone> with the address
 	// the name spells, without checking that a pod has it (CoreDNS's "pods
