@@ -48,6 +48,12 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 	resp.RecursionAvailable = true
 	if opt := resp.IsEdns0(); opt != nil {
 		dropOption(opt, mdns.EDNS0NSID)
+		// The payload size is this server's to offer, not the upstream's;
+		// the rest (extended rcode, DO, other options) stays.
+		opt.SetUDPSize(advertisedUDPSize)
+		if r.IsEdns0() == nil {
+			resp.Extra = slices.DeleteFunc(resp.Extra, func(rr mdns.RR) bool { return rr.Header().Rrtype == mdns.TypeOPT })
+		}
 	}
 	// fit measures and truncates it for the client as packed: compressed.
 	resp.Compress = true

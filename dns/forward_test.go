@@ -100,7 +100,7 @@ func TestForward(t *testing.T) {
 	}
 	// Over the real server, whose UDP fast path takes in-zone A queries,
 	// RA is set too, and forwarded ones come back with the client's ID.
-	addr := serveHandler(t, h)
+	addr := startHandler(t, h)
 	for _, name := range []string{"my-db.default.svc.cluster.local.", "www.example.org."} {
 		r := ask(t, addr, name, mdns.TypeA)
 		if !r.RecursionAvailable || r.Rcode != mdns.RcodeSuccess || len(r.Answer) == 0 {
@@ -125,7 +125,7 @@ func TestForwardTCPOnTruncation(t *testing.T) {
 		w.WriteMsg(m)
 	})
 	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, up.addr)})
-	r := ask(t, serveHandler(t, h), "big.example.org.", mdns.TypeA)
+	r := ask(t, startHandler(t, h), "big.example.org.", mdns.TypeA)
 	if r.Truncated || len(r.Answer) != 3 {
 		t.Errorf("TC %v, %d answers; want the full TCP answer:\n%v", r.Truncated, len(r.Answer), r)
 	}
@@ -145,7 +145,7 @@ func TestForwardUpstreamDown(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, timeout, ups...)})
-			addr := serveHandler(t, h)
+			addr := startHandler(t, h)
 			start := time.Now()
 			r := ask(t, addr, "www.example.org.", mdns.TypeA)
 			if took := time.Since(start); r.Rcode != mdns.RcodeServerFailure || took > timeout+300*time.Millisecond {
@@ -242,7 +242,7 @@ func TestForwardLoop(t *testing.T) {
 			core, logs := observer.New(zap.InfoLevel)
 			f := newForwarder(t, zap.New(core), time.Second, tc.upstreams...)
 			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
-			slicedns.Store(serveHandler(t, h))
+			slicedns.Store(startHandler(t, h))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			go f.Run(ctx)
@@ -332,7 +332,7 @@ func TestForwardRejectsReplyToAnotherQuestion(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, c.ups...)})
-			addr := serveHandler(t, h)
+			addr := startHandler(t, h)
 			// Until both upstreams' first probes are back, only the one
 			// known good would be tried; a name the zone forwards starts them.
 			ask(t, addr, "warm.up.example.", mdns.TypeA)
@@ -349,5 +349,34 @@ func TestForwardRejectsReplyToAnotherQuestion(t *testing.T) {
 				t.Errorf("answer %v, want [%s]", got, c.want)
 			}
 		})
+	}
+}
+
+// TestForwardedOPT: a forwarded answer offers this server's payload size,
+// not the upstream's, keeps the upstream's other options, and has no OPT
+// when the query had none (RFC 6891 7).
+func TestForwardedOPT(t *testing.T) {
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetReply(r)
+		m.Answer = append(m.Answer, mustRR(r.Question[0].Name+" 300 IN A 192.0.2.1"))
+		m.SetEdns0(4096, false)
+		m.IsEdns0().Option = append(m.IsEdns0().Option, &mdns.EDNS0_EDE{InfoCode: mdns.ExtendedErrorCodeStaleAnswer})
+		w.WriteMsg(m)
+	})
+	addr := startHandler(t, dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, up.addr)}))
+	q := query("www.example.org.", mdns.TypeA)
+	q.SetEdns0(1400, false)
+	c := &mdns.Client{Net: "udp", Timeout: 5 * time.Second}
+	r, _, err := c.Exchange(q, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := r.IsEdns0()
+	if opt == nil || opt.UDPSize() != 1232 || len(opt.Option) != 1 || opt.Option[0].Option() != mdns.EDNS0EDE {
+		t.Errorf("OPT of a forwarded answer: %v", opt)
+	}
+	if r := ask(t, addr, "www.example.org.", mdns.TypeA); r.IsEdns0() != nil || len(r.Answer) != 1 {
+		t.Errorf("a query without EDNS0 got %v", r)
 	}
 }

@@ -1,7 +1,6 @@
 package dns_test
 
 import (
-	"context"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -115,18 +114,6 @@ func newForwarder(t *testing.T, log *zap.Logger, timeout time.Duration, upstream
 		t.Fatal(err)
 	}
 	return f
-}
-
-// serveHandler runs h on a loopback dns.Server and returns its address.
-func serveHandler(t *testing.T, h *dns.Handler) string {
-	t.Helper()
-	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: h}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve()
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return srv.LocalAddr().String()
 }
 
 func ask(t *testing.T, addr, name string, qtype uint16) *mdns.Msg {
