@@ -121,7 +121,7 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 // names (Options.PodRecords) and ns.dns (Options.ServerAddrs).
 func (h *Handler) lookup(snap *zone.Snapshot, rel string) (zone.Node, bool) {
 	if h.pods {
-		if n, exists, isPod := podLookup(rel); isPod {
+		if n, exists, isPod := zone.LookupPod(rel); isPod {
 			return n, exists
 		}
 	}

@@ -182,7 +182,7 @@ func (x *explainer) explain(name string) {
 	switch {
 	case z.reverse:
 		p.Kind = "reverse"
-	case isPodName(rel) && x.h.pods:
+	case zone.IsPodName(rel) && x.h.pods:
 		p.Kind = "pod"
 	case rel == nsName && x.h.isNSName(rel):
 		p.Kind = "nameserver"

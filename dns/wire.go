@@ -169,7 +169,7 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 	}
 	z, rel, ok := h.match(q.name())
 	// Reverse zones and pod names are answered on the general path only.
-	if !ok || z.reverse || (h.pods && isPodName(rel)) {
+	if !ok || z.reverse || (h.pods && zone.IsPodName(rel)) {
 		return nil, 0, false
 	}
 	snap := h.snapshot()

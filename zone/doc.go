@@ -102,10 +102,12 @@
 //
 // A program that embeds a zone can resolve names the way its pods would,
 // with no DNS server and no sockets: a [Resolver] has net.Resolver's
-// LookupHost and LookupSRV, with the same *net.DNSError errors, and
-// Resolve, whose [Result] also says which Service and which endpoint each
-// address comes from. Names may be relative ("my-db.default.svc") or fully
-// qualified, in any case.
+// LookupHost, LookupSRV and LookupAddr, with the same *net.DNSError errors,
+// and Resolve, whose [Result] also says which Service and which endpoint
+// each address comes from. Names may be relative ("my-db.default.svc") or
+// fully qualified, in any case; with Namespace set, relative names get the
+// search list of a pod in that namespace ("my-db" alone), and PodRecords
+// answers pod names as the DNS handler's option of that name does.
 //
 //	r := &zone.Resolver{Zone: z} // Domain defaults to cluster.local
 //	addrs, err := r.LookupHost(ctx, "my-db.default.svc.cluster.local")

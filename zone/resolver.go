@@ -15,11 +15,14 @@ import (
 // embeds a zone and wants the answers its pods would get. Names may be
 // relative to the cluster domain ("my-db-0.my-db.default.svc") or fully
 // qualified ("my-db-0.my-db.default.svc.cluster.local."), in any case, with
-// or without the final dot. Names outside the domain are not found: a
-// Resolver knows only the zone.
+// or without the final dot. With Namespace set, a relative name is first
+// tried under "<namespace>.svc" and "svc", as a pod's search list has it
+// ("my-db" finds my-db.<namespace>.svc). A name with a final dot that is
+// outside the domain is not found: a Resolver knows only the zone.
 //
-// Errors are *net.DNSError, with IsNotFound set when the name does not exist
-// or holds no record of the kind asked for, as net.Resolver reports them.
+// Errors are *net.DNSError naming the host as given, with IsNotFound set
+// when the name does not exist or holds no record of the kind asked for, as
+// net.Resolver reports them.
 // The zero Resolver is not usable: set Zone. A Resolver is safe for
 // concurrent use; each call reads one snapshot.
 type Resolver struct {
@@ -34,6 +37,13 @@ type Resolver struct {
 	// slicedns's DNS answers do, so that callers dialling the first address
 	// spread over a Service's endpoints.
 	FixedOrder bool
+	// Namespace, when set, is the namespace whose search list relative
+	// names are tried with: "<name>.<namespace>.svc", "<name>.svc", then
+	// "<name>" (what resolv.conf gives a pod there, with ndots:5).
+	Namespace string
+	// PodRecords answers <a-b-c-d>.<namespace>.pod names, as the DNS
+	// handler does with its option of that name (see LookupPod).
+	PodRecords bool
 }
 
 // Result is what a name holds, with where each record came from.
@@ -77,11 +87,25 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(name, err)
 	}
-	rel, fqdn := r.split(name)
-	n, ok := r.Zone.Snapshot().Lookup(rel)
-	if !ok || n.Empty() {
-		return nil, notFound(fqdn)
+	snap := r.Zone.Snapshot()
+	for _, cand := range r.candidates(name) {
+		if n, ok := r.lookup(snap, cand.rel); ok && !n.Empty() {
+			return r.result(n, cand.fqdn), nil
+		}
 	}
+	return nil, notFound(name)
+}
+
+func (r *Resolver) lookup(snap *Snapshot, rel string) (Node, bool) {
+	if r.PodRecords {
+		if n, exists, isPod := LookupPod(rel); isPod {
+			return n, exists
+		}
+	}
+	return snap.Lookup(rel)
+}
+
+func (r *Resolver) result(n Node, fqdn string) *Result {
 	res := &Result{Name: fqdn, Service: n.Service()}
 	for _, ip := range slices.Concat(n.A().Slice(), n.AAAA().Slice()) {
 		res.Addresses = append(res.Addresses, Address{IP: ip, Endpoint: n.Endpoint(ip)})
@@ -93,7 +117,7 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Result, error) {
 	if n.CNAME() != "" {
 		res.CNAME = n.CNAME() + "."
 	}
-	return res, nil
+	return res
 }
 
 // LookupHost returns host's addresses, IPv4 before IPv6, each family
@@ -114,7 +138,7 @@ func (r *Resolver) LookupHost(ctx context.Context, host string) ([]string, error
 		}
 		if res.CNAME == "" {
 			if len(res.Addresses) == 0 {
-				return nil, notFound(res.Name)
+				return nil, notFound(host)
 			}
 			out := make([]string, len(res.Addresses))
 			for i, a := range res.Addresses {
@@ -153,13 +177,35 @@ func (r *Resolver) LookupSRV(ctx context.Context, service, proto, name string) (
 		return "", nil, err
 	}
 	if len(res.SRV) == 0 {
-		return "", nil, notFound(res.Name)
+		return "", nil, notFound(name)
 	}
 	out := make([]*net.SRV, len(res.SRV))
 	for i := range res.SRV {
 		out[i] = &res.SRV[i]
 	}
 	return res.Name, out, nil
+}
+
+// LookupAddr returns the names that point back at addr (its PTR records),
+// fully qualified, as net.Resolver.LookupAddr does: each Service's name for
+// its cluster IP, and the endpoint name of each Service that has addr as a
+// ready endpoint, in name order.
+func (r *Resolver) LookupAddr(ctx context.Context, addr string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(addr, err)
+	}
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return nil, &net.DNSError{Err: "unrecognized address", Name: addr}
+	}
+	var out []string
+	for _, n := range r.Zone.Snapshot().LookupAddr(ip) {
+		out = append(out, n.Name()+"."+r.domain()+".")
+	}
+	if len(out) == 0 {
+		return nil, notFound(addr)
+	}
+	return out, nil
 }
 
 // rotate moves a random number of s's first elements to its end.
@@ -179,18 +225,35 @@ func (r *Resolver) domain() string {
 	return strings.ToLower(strings.Trim(r.Domain, "."))
 }
 
-// split returns name relative to the domain, as Lookup wants it, and fully
-// qualified. A name that does not end in the domain is taken as relative.
-func (r *Resolver) split(name string) (rel, fqdn string) {
+// candidate is one name to try, relative to the domain as Lookup wants it
+// and fully qualified.
+type candidate struct{ rel, fqdn string }
+
+// candidates are the names that name stands for, in the order to try
+// them: itself when it ends in the domain; nothing when it ends in a dot
+// elsewhere; else the search list's names (Namespace), then itself under
+// the domain.
+func (r *Resolver) candidates(name string) []candidate {
 	d := r.domain()
+	absolute := strings.HasSuffix(name, ".")
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
 	switch {
+	case name == "":
+		return nil
 	case name == d:
-		return "", d + "."
+		return []candidate{{"", d + "."}}
 	case strings.HasSuffix(name, "."+d):
-		return name[:len(name)-len(d)-1], name + "."
+		return []candidate{{name[:len(name)-len(d)-1], name + "."}}
+	case absolute:
+		return nil
 	}
-	return name, name + "." + d + "."
+	var out []candidate
+	if ns := strings.ToLower(r.Namespace); ns != "" {
+		for _, rel := range []string{name + "." + ns + ".svc", name + ".svc"} {
+			out = append(out, candidate{rel, rel + "." + d + "."})
+		}
+	}
+	return append(out, candidate{name, name + "." + d + "."})
 }
 
 func (r *Resolver) inDomain(fqdn string) bool {

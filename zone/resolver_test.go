@@ -205,3 +205,98 @@ func TestResolverLookupHostRotates(t *testing.T) {
 		}
 	}
 }
+
+// TestResolverSearchAndPods: Namespace gives relative names a pod's search
+// list, PodRecords answers pod names, and a name with a final dot outside
+// the domain is not taken for a relative one. Errors name the host as given.
+func TestResolverSearchAndPods(t *testing.T) {
+	ctx := context.Background()
+	z := resolverFixture(t)
+	r := &zone.Resolver{Zone: z, Namespace: "default", PodRecords: true, FixedOrder: true}
+	for _, tc := range []struct{ host, want string }{
+		{"db", "10.0.0.1 10.0.0.2 2001:db8::1"}, // db.default.svc
+		{"api.default", "10.96.0.1"},            // api.default.svc
+		{"db-0.db", "10.0.0.1 2001:db8::1"},
+		{"db.default.svc", "10.0.0.1 10.0.0.2 2001:db8::1"},
+		{"10-1-2-3.default.pod", "10.1.2.3"},
+		{"2001-db8--5.other.pod.cluster.local.", "2001:db8::5"},
+		{"nope", "not found nope"},
+		{"google.com.", "not found google.com."},
+		{"", "not found "},
+	} {
+		addrs, err := r.LookupHost(ctx, tc.host)
+		got := strings.Join(addrs, " ")
+		if de := (*net.DNSError)(nil); errors.As(err, &de) && de.IsNotFound {
+			got = "not found " + de.Name
+		} else if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("LookupHost(%q) = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+	plain := &zone.Resolver{Zone: z}
+	for _, host := range []string{"db", "10-1-2-3.default.pod"} {
+		if _, err := plain.LookupHost(ctx, host); err == nil {
+			t.Errorf("without Namespace and PodRecords, %q resolved", host)
+		}
+	}
+}
+
+func TestResolverLookupAddr(t *testing.T) {
+	ctx := context.Background()
+	r := &zone.Resolver{Zone: resolverFixture(t)}
+	for _, tc := range []struct{ addr, want string }{
+		{"10.0.0.1", "db-0.db.default.svc.cluster.local."},
+		{"10.0.0.2", "10-0-0-2.db.default.svc.cluster.local."},
+		{"2001:db8::1", "db-0.db.default.svc.cluster.local."},
+		{"10.96.0.1", "api.default.svc.cluster.local."},
+		{"10.0.9.9", "not found"}, // a slice without its Service
+		{"192.0.2.1", "not found"},
+		{"db.default.svc", "error"},
+	} {
+		names, err := r.LookupAddr(ctx, tc.addr)
+		got := strings.Join(names, " ")
+		if de := (*net.DNSError)(nil); errors.As(err, &de) && de.IsNotFound {
+			got = "not found"
+		} else if err != nil {
+			got = "error"
+		}
+		if got != tc.want {
+			t.Errorf("LookupAddr(%q) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+func TestLookupPod(t *testing.T) {
+	for _, tc := range []struct{ rel, want string }{
+		{"10-1-2-3.default.pod", "10.1.2.3"},
+		{"2001-db8--1.default.pod", "2001:db8::1"},
+		{"pod", "ENT"},
+		{"default.pod", "ENT"},
+		{"10-1-2.default.pod", "NXDOMAIN"},
+		{"a.10-1-2-3.default.pod", "NXDOMAIN"},
+		{"db.default.svc", "not a pod name"},
+	} {
+		n, exists, isPod := zone.LookupPod(tc.rel)
+		got := "not a pod name"
+		switch {
+		case isPod && !exists:
+			got = "NXDOMAIN"
+		case isPod && n.Empty():
+			got = "ENT"
+		case isPod:
+			got = strings.Join(slices.Collect(func(yield func(string) bool) {
+				for a := range n.A().All() {
+					yield(a.String())
+				}
+				for a := range n.AAAA().All() {
+					yield(a.String())
+				}
+			}), " ")
+		}
+		if got != tc.want {
+			t.Errorf("LookupPod(%q) = %q, want %q", tc.rel, got, tc.want)
+		}
+	}
+}
