@@ -10,6 +10,7 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/slicedns/slicedns/dns"
+	"github.com/slicedns/slicedns/watch"
 	"github.com/slicedns/slicedns/zone"
 )
 
@@ -36,9 +37,12 @@ func demoZone() *zone.Zone {
 // Mount the handler on the cluster domain in a miekg/dns ServeMux, next to
 // handlers of your own, and serve it with a miekg/dns server.
 func Example_serveMux() {
-	h := dns.NewHandler(demoZone(), dns.Options{Zones: []string{"cluster.local"}, TTL: 30 * time.Second})
+	h := dns.NewHandler(demoZone(), dns.Options{Zones: []string{"cluster.local", "in-addr.arpa", "ip6.arpa"}, TTL: 30 * time.Second})
 	mux := mdns.NewServeMux()
-	mux.Handle("cluster.local.", h)
+	// Every zone the handler answers, the reverse ones (PTR) among them.
+	for _, z := range h.Zones() {
+		mux.Handle(z, h)
+	}
 
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -64,12 +68,38 @@ func Example_serveMux() {
 	for _, rr := range resp.Extra {
 		fmt.Println("A  ", rr.Header().Name, rr.(*mdns.A).A)
 	}
+	rev, _ := mdns.ReverseAddr("10.42.1.10")
+	m.SetQuestion(rev, mdns.TypePTR)
+	if resp, _, err = new(mdns.Client).Exchange(m, pc.LocalAddr().String()); err != nil {
+		panic(err)
+	}
+	fmt.Println("PTR", resp.Answer[0].(*mdns.PTR).Ptr)
 	// Output:
 	// NOERROR authoritative: true
 	// SRV 30 9042 my-db-0.my-db.default.svc.cluster.local.
 	// SRV 30 9042 my-db-1.my-db.default.svc.cluster.local.
 	// A   my-db-0.my-db.default.svc.cluster.local. 10.42.1.10
 	// A   my-db-1.my-db.default.svc.cluster.local. 10.42.2.11
+	// PTR my-db-0.my-db.default.svc.cluster.local.
+}
+
+// A handler fed by a source answers SERVFAIL until the source has loaded
+// (Options.Ready), never an NXDOMAIN that clients would cache.
+func Example_ready() {
+	z := zone.New()
+	src := &watch.Manifests{Dir: "../testdata/demo", Sink: z}
+	h := dns.NewHandler(z, dns.Options{Ready: src.Synced})
+	q := new(mdns.Msg)
+	q.SetQuestion("web.shop.svc.cluster.local.", mdns.TypeA)
+	fmt.Println("before the load:", mdns.RcodeToString[h.Answer(q).Rcode])
+	if err := src.Load(); err != nil { // or go src.Run(ctx), which loads first
+		panic(err)
+	}
+	resp := h.Answer(q)
+	fmt.Println("after:", mdns.RcodeToString[resp.Rcode], resp.Answer[0].(*mdns.A).A)
+	// Output:
+	// before the load: SERVFAIL
+	// after: NOERROR 10.96.0.20
 }
 
 // Server serves a handler over UDP and TCP on one address, the way slicedns
