@@ -31,11 +31,15 @@ import (
 // other kind is skipped with one log line. Objects without a namespace are
 // in "default".
 //
-// An object that cannot be served (a bad address, a hostname that is not a
-// DNS label, a slice without its kubernetes.io/service-name label, ...) is
-// skipped with a log line and Metrics.Invalid; the rest keeps serving. A file
-// that does not parse keeps serving what it held when it last parsed, and
-// its error, naming the file and line, is logged and reported by Err.
+// A file that does not parse keeps serving what it held when it last
+// parsed, and its error, naming the file and line, is logged and reported by
+// Err. An object that cannot be served (a bad address, a hostname that is
+// not a DNS label, a slice without its kubernetes.io/service-name label, ...)
+// is logged, counted in Metrics.Invalid and reported by Err until it is
+// fixed, and likewise keeps the version its file last served of it, if any:
+// an edit gone wrong loses nothing. One its file never served is skipped.
+// Either way the rest keeps serving, and removing the object from its file,
+// or the file, deletes it.
 //
 // An object is known by kind, namespace and name. When several files define
 // the same object, the last file in lexical order wins, with a warning.
@@ -81,8 +85,10 @@ type manifestFile struct {
 	read    bool              // sum and stamp are valid
 	objects []*manifestObject // from the last content that parsed
 	err     error             // why the content last read is not served; nil when it is
+	invalid []error           // why objects of the last content that parsed cannot be served, for Err
 	// reviveLogged: a definition could not be served again from this
-	// content because it does not parse, and the log said so.
+	// content because it does not parse or defines the object invalidly,
+	// and the log said so.
 	reviveLogged bool
 }
 
@@ -105,17 +111,25 @@ func (m *Manifests) Load() error {
 func (m *Manifests) Synced() bool { return m.synced.Load() }
 
 // Err returns, joined in file order, why each file that is not served as
-// it is on disk is not: it did not parse or could not be read. It is nil when
-// every file is served as written. Each error names the file and, for a
-// syntax error, its line within the file.
+// it is on disk is not: it did not parse or could not be read, or objects in
+// it are invalid (each skipped, or kept at the version its file last served).
+// It is nil when every file is served as written, objects of kinds DNS does
+// not use aside. Each error names the file and a line within it, and for an
+// invalid object the object; an invalid object's error lasts until the file
+// is fixed or the object is gone from it.
 func (m *Manifests) Err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(m.files)) {
-		if err := m.files[name].err; err != nil {
-			errs = append(errs, err)
+		st := m.files[name]
+		if st.err != nil {
+			// What is on disk now is all that needs fixing: the invalid
+			// objects were those of an older content.
+			errs = append(errs, st.err)
+			continue
 		}
+		errs = append(errs, st.invalid...)
 	}
 	return errors.Join(errs...)
 }
@@ -230,13 +244,13 @@ func (m *Manifests) load(trustStat bool) error {
 			continue // unchanged: neither re-applied nor re-logged
 		}
 		st.sum, st.stamp, st.read, st.reviveLogged = sum, stamp, true, false
-		objs, notes, err := decodeManifest(path, data, m.only)
+		objs, notes, err := decodeManifest(path, data, m.only, st.objects)
 		if err != nil {
 			st.err = err
 			log.Error("cannot parse manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
 			continue
 		}
-		st.objects, st.err = objs, nil
+		st.objects, st.err, st.invalid = objs, nil, invalidObjects(path, notes)
 		m.report(path, notes)
 		changed = true
 	}
@@ -265,6 +279,9 @@ func (m *Manifests) report(path string, notes []manifestNotice) {
 			log.Warn("skipping object: only v1 Service and discovery.k8s.io/v1 EndpointSlice are served", fields...)
 		case n.skipped:
 			log.Info("skipping object of a kind that DNS does not use", fields...)
+		case n.held:
+			log.Warn("invalid object; serving its last good version", append(fields, zap.Error(n.err))...)
+			m.Metrics.Invalid(n.kind)
 		default:
 			log.Warn("skipping invalid object", append(fields, zap.Error(n.err))...)
 			if n.kind != "" {

@@ -21,15 +21,20 @@ import (
 // and decoded once however many of its objects come back.
 //
 // A file that does not parse any more keeps no body of its last good
-// content to give: the version served stays until the file parses again.
+// content to give, nor does one whose definition of o is invalid now (o is
+// held): the version served stays until the file is fixed. Reading such a
+// file again would only find the same content, on every load.
 func (m *Manifests) revive(o *manifestObject, read map[string][]*manifestObject) bool {
 	name := filepath.Base(o.file)
 	st := m.files[name]
-	if st != nil && st.err != nil {
+	if st != nil && (st.err != nil || o.held) {
 		if !st.reviveLogged {
 			st.reviveLogged = true
-			m.logger().Warn("cannot serve a definition again from a file that does not parse; the version served stays until it does",
-				zap.String("file", o.file), zap.String("object", o.key.String()))
+			msg := "cannot serve a definition again from a file that does not parse; the version served stays until it does"
+			if st.err == nil {
+				msg = "cannot serve a definition again from a file where it is invalid now; the version served stays until it is fixed"
+			}
+			m.logger().Warn(msg, zap.String("file", o.file), zap.String("object", o.key.String()))
 		}
 		return false
 	}
@@ -37,7 +42,7 @@ func (m *Manifests) revive(o *manifestObject, read map[string][]*manifestObject)
 	if !ok {
 		data, err := os.ReadFile(o.file)
 		if st != nil && err == nil && sha256.Sum256(data) == st.sum {
-			objs, _, _ = decodeManifest(o.file, data, m.only)
+			objs, _, _ = decodeManifest(o.file, data, m.only, nil)
 			for _, fresh := range objs {
 				fresh.seal()
 			}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,10 @@ type manifestObject struct {
 	svc   *zone.Service
 	slice *zone.Slice
 	sum   [sha256.Size]byte
+	// held: the file's current definition of the object is invalid, and
+	// this is the last good one, kept so that a mistaken edit loses nothing.
+	// The file cannot give it back once dropped.
+	held bool
 }
 
 // seal computes o's sum from its object, once.
@@ -74,7 +79,34 @@ type manifestNotice struct {
 	object  string // "<apiVersion> <kind> <namespace>/<name>" as written
 	kind    string // the kind as written; Metrics.Invalid's label unless skipped or ""
 	skipped bool   // an unsupported kind, which is not an error
+	held    bool   // invalid, and the file's last good version of it stays
 	err     error
+}
+
+// manifestObjectError is an object of a file that cannot be served, as Err
+// reports it.
+type manifestObjectError struct {
+	file   string
+	line   int
+	object string // as manifestNotice has it; "" when the header did not decode
+	err    error
+}
+
+func (e *manifestObjectError) Error() string {
+	return fmt.Sprintf("%s: line %d: invalid %s: %v", e.file, e.line, cmp.Or(e.object, "object"), e.err)
+}
+
+func (e *manifestObjectError) Unwrap() error { return e.err }
+
+// invalidObjects is the errors of the objects that notes skip as invalid.
+func invalidObjects(path string, notes []manifestNotice) []error {
+	var errs []error
+	for _, n := range notes {
+		if !n.skipped {
+			errs = append(errs, &manifestObjectError{file: path, line: n.line, object: n.object, err: n.err})
+		}
+	}
+	return errs
 }
 
 // manifestParseError is a file that could not be parsed. line is relative to
@@ -96,10 +128,11 @@ func (e *manifestParseError) Error() string {
 // separated by "---" lines, or for *.json a stream of JSON values) into the
 // objects it serves. A syntax error anywhere fails the whole file; objects that parse
 // but cannot be served, and unsupported kinds, are left out and reported as
-// notices.
-func decodeManifest(path string, data []byte, only manifestFilter) ([]*manifestObject, []manifestNotice, error) {
+// notices. prev is the file's objects from its last content that parsed: an
+// invalid object that prev defines keeps prev's version, held.
+func decodeManifest(path string, data []byte, only manifestFilter, prev []*manifestObject) ([]*manifestObject, []manifestNotice, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	d := &manifestDecoder{path: path, only: only}
+	d := &manifestDecoder{path: path, only: only, prev: prev}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		if err := d.json(data); err != nil {
 			return nil, nil, err
@@ -121,6 +154,8 @@ func decodeManifest(path string, data []byte, only manifestFilter) ([]*manifestO
 type manifestDecoder struct {
 	path    string
 	only    manifestFilter
+	prev    []*manifestObject
+	lastOf  map[manifestKey]*manifestObject // prev's winning definitions, built for the first invalid object
 	objects []*manifestObject
 	notices []manifestNotice
 }
@@ -225,19 +260,20 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		h.APIVersion, h.Kind, _ = strings.Cut(item, " ")
 	}
 	desc := strings.TrimSpace(h.APIVersion + " " + h.Kind + " " + namespaceOf(h.Metadata.Namespace) + "/" + h.Metadata.Name)
+	key := manifestKey{h.Kind, namespaceOf(h.Metadata.Namespace), h.Metadata.Name}
 	if h.APIVersion == "" || h.Kind == "" {
-		kind := "" // counted as invalid only when it was meant to be served
 		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
-			kind = h.Kind
+			d.invalidObject(line, key, desc, errors.New("apiVersion or kind missing"))
+		} else {
+			d.invalid(line, "", desc, errors.New("apiVersion or kind missing"))
 		}
-		d.invalid(line, kind, desc, errors.New("apiVersion or kind missing"))
 		return nil
 	}
 	switch h.APIVersion + " " + h.Kind {
 	case "v1 Service":
 		var s corev1.Service
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalid(line, manifestKindService, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindService, namespaceOf(s.Namespace), s.Labels) {
@@ -245,14 +281,14 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := ServiceFromAPI(&s)
 		if err != nil {
-			d.invalid(line, manifestKindService, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		d.add(line, &manifestObject{key: manifestKey{manifestKindService, zs.Namespace, zs.Name}, svc: zs})
 	case "discovery.k8s.io/v1 EndpointSlice":
 		var s discoveryv1.EndpointSlice
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalid(line, manifestKindSlice, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindSlice, namespaceOf(s.Namespace), s.Labels) {
@@ -260,7 +296,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := SliceFromAPI(&s)
 		if err != nil {
-			d.invalid(line, manifestKindSlice, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		d.add(line, &manifestObject{key: manifestKey{manifestKindSlice, zs.Namespace, zs.Name}, slice: zs})
@@ -287,6 +323,29 @@ func (d *manifestDecoder) add(line int, o *manifestObject) {
 
 func (d *manifestDecoder) invalid(line int, kind, desc string, err error) {
 	d.notices = append(d.notices, manifestNotice{line: line, object: desc, kind: kind, err: err})
+}
+
+// invalidObject notes an object of a kind served, known by key, that cannot
+// be served. If the file's last good content defined it, that version stays
+// in its place, as a file that does not parse keeps its last good content:
+// a mistaken edit of a served object must not delete it.
+func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, err error) {
+	n := manifestNotice{line: line, object: desc, kind: key.kind, err: err}
+	if d.lastOf == nil && len(d.prev) > 0 {
+		d.lastOf = map[manifestKey]*manifestObject{}
+		for _, o := range d.prev {
+			d.lastOf[o.key] = o
+		}
+	}
+	if o := d.lastOf[key]; o != nil {
+		// A copy: if the file fails to parse further on, prev stays the
+		// file's content as it was.
+		kept := *o
+		kept.line, kept.held = line, true
+		d.objects = append(d.objects, &kept)
+		n.held = true
+	}
+	d.notices = append(d.notices, n)
 }
 
 // manifestLineAt is the 1-based line that byte offset off of data is on.
