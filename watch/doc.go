@@ -74,5 +74,6 @@
 // that is not a DNS label, a ClusterIP Service without a cluster IP, a slice
 // without its kubernetes.io/service-name label) is skipped with a log line
 // and counted in [Metrics] as slicedns_invalid_objects_total; everything
-// else keeps serving. A nil *Metrics counts nothing.
+// else keeps serving. An invalid new version of an object served keeps the
+// previous version served. A nil *Metrics counts nothing.
 package watch

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -32,11 +31,15 @@ import (
 // other kind is skipped with one log line. Objects without a namespace are
 // in "default".
 //
-// An object that cannot be served (a bad address, a hostname that is not a
-// DNS label, a slice without its kubernetes.io/service-name label, ...) is
-// skipped with a log line and Metrics.Invalid; the rest keeps serving. A file
-// that does not parse keeps serving what it held when it last parsed, and
-// its error, naming the file and line, is logged and reported by Err.
+// A file that does not parse keeps serving what it held when it last
+// parsed, and its error, naming the file and line, is logged and reported by
+// Err. An object that cannot be served (a bad address, a hostname that is
+// not a DNS label, a slice without its kubernetes.io/service-name label, ...)
+// is logged, counted in Metrics.Invalid and reported by Err until it is
+// fixed, and likewise keeps the version its file last served of it, if any:
+// an edit gone wrong loses nothing. One its file never served is skipped.
+// Either way the rest keeps serving, and removing the object from its file,
+// or the file, deletes it.
 //
 // An object is known by kind, namespace and name. When several files define
 // the same object, the last file in lexical order wins, with a warning.
@@ -82,8 +85,10 @@ type manifestFile struct {
 	read    bool              // sum and stamp are valid
 	objects []*manifestObject // from the last content that parsed
 	err     error             // why the content last read is not served; nil when it is
+	invalid []error           // why objects of the last content that parsed cannot be served, for Err
 	// reviveLogged: a definition could not be served again from this
-	// content because it does not parse, and the log said so.
+	// content because it does not parse or defines the object invalidly,
+	// and the log said so.
 	reviveLogged bool
 }
 
@@ -106,17 +111,25 @@ func (m *Manifests) Load() error {
 func (m *Manifests) Synced() bool { return m.synced.Load() }
 
 // Err returns, joined in file order, why each file that is not served as
-// it is on disk is not: it did not parse or could not be read. It is nil when
-// every file is served as written. Each error names the file and, for a
-// syntax error, its line within the file.
+// it is on disk is not: it did not parse or could not be read, or objects in
+// it are invalid (each skipped, or kept at the version its file last served).
+// It is nil when every file is served as written, objects of kinds DNS does
+// not use aside. Each error names the file and a line within it, and for an
+// invalid object the object; an invalid object's error lasts until the file
+// is fixed or the object is gone from it.
 func (m *Manifests) Err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(m.files)) {
-		if err := m.files[name].err; err != nil {
-			errs = append(errs, err)
+		st := m.files[name]
+		if st.err != nil {
+			// What is on disk now is all that needs fixing: the invalid
+			// objects were those of an older content.
+			errs = append(errs, st.err)
+			continue
 		}
+		errs = append(errs, st.invalid...)
 	}
 	return errors.Join(errs...)
 }
@@ -231,13 +244,13 @@ func (m *Manifests) load(trustStat bool) error {
 			continue // unchanged: neither re-applied nor re-logged
 		}
 		st.sum, st.stamp, st.read, st.reviveLogged = sum, stamp, true, false
-		objs, notes, err := decodeManifest(path, data, m.only)
+		objs, notes, err := decodeManifest(path, data, m.only, st.objects)
 		if err != nil {
 			st.err = err
 			log.Error("cannot parse manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
 			continue
 		}
-		st.objects, st.err = objs, nil
+		st.objects, st.err, st.invalid = objs, nil, invalidObjects(path, notes)
 		m.report(path, notes)
 		changed = true
 	}
@@ -266,6 +279,9 @@ func (m *Manifests) report(path string, notes []manifestNotice) {
 			log.Warn("skipping object: only v1 Service and discovery.k8s.io/v1 EndpointSlice are served", fields...)
 		case n.skipped:
 			log.Info("skipping object of a kind that DNS does not use", fields...)
+		case n.held:
+			log.Warn("invalid object; serving its last good version", append(fields, zap.Error(n.err))...)
+			m.Metrics.Invalid(n.kind)
 		default:
 			log.Warn("skipping invalid object", append(fields, zap.Error(n.err))...)
 			if n.kind != "" {
@@ -299,146 +315,4 @@ func (m *Manifests) desired() map[manifestKey]*manifestObject {
 	}
 	m.dups = dups
 	return want
-}
-
-// revive reads back the object of o, a definition handed to the Sink once
-// and forgotten, which must be applied again: an overriding definition
-// elsewhere went away. It reports false, leaving the Sink as it is, when
-// o's file no longer holds what was read (it changed on disk since): the
-// file is then marked unread, so the next load (its change event, or the
-// periodic re-read) decodes it whole.
-//
-// read holds the files read back during one apply, so that a file is read
-// and decoded once however many of its objects come back.
-//
-// A file that does not parse any more keeps no body of its last good
-// content to give: the version served stays until the file parses again.
-func (m *Manifests) revive(o *manifestObject, read map[string][]*manifestObject) bool {
-	name := filepath.Base(o.file)
-	st := m.files[name]
-	if st != nil && st.err != nil {
-		if !st.reviveLogged {
-			st.reviveLogged = true
-			m.logger().Warn("cannot serve a definition again from a file that does not parse; the version served stays until it does",
-				zap.String("file", o.file), zap.String("object", o.key.String()))
-		}
-		return false
-	}
-	objs, ok := read[name]
-	if !ok {
-		data, err := os.ReadFile(o.file)
-		if st != nil && err == nil && sha256.Sum256(data) == st.sum {
-			objs, _, _ = decodeManifest(o.file, data, m.only)
-			for _, fresh := range objs {
-				fresh.seal()
-			}
-		}
-		read[name] = objs
-	}
-	for _, fresh := range objs {
-		if fresh.key == o.key && fresh.sum == o.sum && (fresh.svc != nil || fresh.slice != nil) {
-			o.svc, o.slice = fresh.svc, fresh.slice
-			return true
-		}
-	}
-	if st != nil && st.read {
-		st.read = false
-		m.logger().Info("manifest file changed while being applied; reading it again", zap.String("file", o.file),
-			zap.String("object", o.key.String()))
-	}
-	return false
-}
-
-// apply brings Sink from m.applied to want, touching only what differs.
-func (m *Manifests) apply(want map[manifestKey]*manifestObject) {
-	var upserts, deletes []*manifestObject
-	for k, o := range want {
-		o.seal()
-		if old, ok := m.applied[k]; ok && old.sum == o.sum {
-			o.drop() // same content, perhaps from another file now
-			m.applied[k] = o
-			continue
-		}
-		upserts = append(upserts, o)
-	}
-	for k, o := range m.applied {
-		if _, ok := want[k]; !ok {
-			deletes = append(deletes, o)
-		}
-	}
-	// Services before their slices when adding, slices before their Service
-	// when deleting, so the zone never holds a slice for a Service about to
-	// be added; the order is otherwise fixed so that runs are repeatable.
-	slices.SortFunc(upserts, func(a, b *manifestObject) int { return compareManifestKeys(a.key, b.key, false) })
-	slices.SortFunc(deletes, func(a, b *manifestObject) int { return compareManifestKeys(a.key, b.key, true) })
-
-	// The Sink publishes the whole change at once: an endpoint moved from
-	// one slice to another in an edit never vanishes in between.
-	if b, ok := m.Sink.(Batcher); ok && len(upserts)+len(deletes) > 1 {
-		b.Hold()
-		defer b.Release()
-	}
-	log := m.logger()
-	var added, updated, deleted int
-	read := map[string][]*manifestObject{}
-	for _, o := range upserts {
-		if o.svc == nil && o.slice == nil && !m.revive(o, read) {
-			continue
-		}
-		event := "add"
-		if _, ok := m.applied[o.key]; ok {
-			event = "update"
-		}
-		var err error
-		if o.svc != nil {
-			err = m.Sink.UpsertService(o.svc)
-		} else {
-			err = m.Sink.UpsertSlice(o.slice)
-		}
-		if err != nil {
-			// Left out of m.applied, so the next load tries it again; an
-			// update that fails leaves the old version served.
-			log.Warn("skipping object refused by the zone", zap.String("file", o.file), zap.Int("line", o.line),
-				zap.String("object", o.key.String()), zap.Error(err))
-			m.Metrics.Invalid(o.key.kind)
-			continue
-		}
-		m.applied[o.key] = o
-		m.Metrics.Event(o.key.kind, event)
-		if o.slice != nil {
-			m.Metrics.Programmed(o.slice.TriggerTime)
-		}
-		o.drop()
-		if event == "add" {
-			added++
-		} else {
-			updated++
-		}
-	}
-	for _, o := range deletes {
-		if o.key.kind == manifestKindService {
-			m.Sink.DeleteService(o.key.namespace, o.key.name)
-		} else {
-			m.Sink.DeleteSlice(o.key.namespace, o.key.name)
-		}
-		delete(m.applied, o.key)
-		m.Metrics.Event(o.key.kind, "delete")
-		deleted++
-	}
-	if added+updated+deleted > 0 {
-		log.Info("manifests applied", zap.String("dir", m.Dir), zap.Int("files", len(m.files)),
-			zap.Int("added", added), zap.Int("updated", updated), zap.Int("deleted", deleted))
-	}
-}
-
-// compareManifestKeys orders Services before EndpointSlices (after, if slicesFirst),
-// then by namespace and name.
-func compareManifestKeys(a, b manifestKey, slicesFirst bool) int {
-	rank := func(k manifestKey) int {
-		if (k.kind == manifestKindService) != slicesFirst {
-			return 0
-		}
-		return 1
-	}
-	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.namespace, b.namespace), cmp.Compare(a.name, b.name))
 }

@@ -2,15 +2,14 @@ package watch
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,6 +47,10 @@ type manifestObject struct {
 	svc   *zone.Service
 	slice *zone.Slice
 	sum   [sha256.Size]byte
+	// held: the file's current definition of the object is invalid, and
+	// this is the last good one, kept so that a mistaken edit loses nothing.
+	// The file cannot give it back once dropped.
+	held bool
 }
 
 // seal computes o's sum from its object, once.
@@ -76,7 +79,34 @@ type manifestNotice struct {
 	object  string // "<apiVersion> <kind> <namespace>/<name>" as written
 	kind    string // the kind as written; Metrics.Invalid's label unless skipped or ""
 	skipped bool   // an unsupported kind, which is not an error
+	held    bool   // invalid, and the file's last good version of it stays
 	err     error
+}
+
+// manifestObjectError is an object of a file that cannot be served, as Err
+// reports it.
+type manifestObjectError struct {
+	file   string
+	line   int
+	object string // as manifestNotice has it; "" when the header did not decode
+	err    error
+}
+
+func (e *manifestObjectError) Error() string {
+	return fmt.Sprintf("%s: line %d: invalid %s: %v", e.file, e.line, cmp.Or(e.object, "object"), e.err)
+}
+
+func (e *manifestObjectError) Unwrap() error { return e.err }
+
+// invalidObjects is the errors of the objects that notes skip as invalid.
+func invalidObjects(path string, notes []manifestNotice) []error {
+	var errs []error
+	for _, n := range notes {
+		if !n.skipped {
+			errs = append(errs, &manifestObjectError{file: path, line: n.line, object: n.object, err: n.err})
+		}
+	}
+	return errs
 }
 
 // manifestParseError is a file that could not be parsed. line is relative to
@@ -98,10 +128,11 @@ func (e *manifestParseError) Error() string {
 // separated by "---" lines, or for *.json a stream of JSON values) into the
 // objects it serves. A syntax error anywhere fails the whole file; objects that parse
 // but cannot be served, and unsupported kinds, are left out and reported as
-// notices.
-func decodeManifest(path string, data []byte, only manifestFilter) ([]*manifestObject, []manifestNotice, error) {
+// notices. prev is the file's objects from its last content that parsed: an
+// invalid object that prev defines keeps prev's version, held.
+func decodeManifest(path string, data []byte, only manifestFilter, prev []*manifestObject) ([]*manifestObject, []manifestNotice, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	d := &manifestDecoder{path: path, only: only}
+	d := &manifestDecoder{path: path, only: only, prev: prev}
 	if strings.EqualFold(filepath.Ext(path), ".json") {
 		if err := d.json(data); err != nil {
 			return nil, nil, err
@@ -123,6 +154,8 @@ func decodeManifest(path string, data []byte, only manifestFilter) ([]*manifestO
 type manifestDecoder struct {
 	path    string
 	only    manifestFilter
+	prev    []*manifestObject
+	lastOf  map[manifestKey]*manifestObject // prev's winning definitions, built for the first invalid object
 	objects []*manifestObject
 	notices []manifestNotice
 }
@@ -227,19 +260,20 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		h.APIVersion, h.Kind, _ = strings.Cut(item, " ")
 	}
 	desc := strings.TrimSpace(h.APIVersion + " " + h.Kind + " " + namespaceOf(h.Metadata.Namespace) + "/" + h.Metadata.Name)
+	key := manifestKey{h.Kind, namespaceOf(h.Metadata.Namespace), h.Metadata.Name}
 	if h.APIVersion == "" || h.Kind == "" {
-		kind := "" // counted as invalid only when it was meant to be served
 		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
-			kind = h.Kind
+			d.invalidObject(line, key, desc, errors.New("apiVersion or kind missing"))
+		} else {
+			d.invalid(line, "", desc, errors.New("apiVersion or kind missing"))
 		}
-		d.invalid(line, kind, desc, errors.New("apiVersion or kind missing"))
 		return nil
 	}
 	switch h.APIVersion + " " + h.Kind {
 	case "v1 Service":
 		var s corev1.Service
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalid(line, manifestKindService, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindService, namespaceOf(s.Namespace), s.Labels) {
@@ -247,14 +281,14 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := ServiceFromAPI(&s)
 		if err != nil {
-			d.invalid(line, manifestKindService, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		d.add(line, &manifestObject{key: manifestKey{manifestKindService, zs.Namespace, zs.Name}, svc: zs})
 	case "discovery.k8s.io/v1 EndpointSlice":
 		var s discoveryv1.EndpointSlice
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalid(line, manifestKindSlice, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindSlice, namespaceOf(s.Namespace), s.Labels) {
@@ -262,7 +296,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := SliceFromAPI(&s)
 		if err != nil {
-			d.invalid(line, manifestKindSlice, desc, err)
+			d.invalidObject(line, key, desc, err)
 			return nil
 		}
 		d.add(line, &manifestObject{key: manifestKey{manifestKindSlice, zs.Namespace, zs.Name}, slice: zs})
@@ -291,81 +325,27 @@ func (d *manifestDecoder) invalid(line int, kind, desc string, err error) {
 	d.notices = append(d.notices, manifestNotice{line: line, object: desc, kind: kind, err: err})
 }
 
-// yamlDocument is one YAML document of a file and the line it starts on.
-type yamlDocument struct {
-	line int
-	data []byte
-}
-
-// splitYAMLDocuments cuts a YAML stream at its "---" lines, remembering where each
-// document starts: sigs.k8s.io/yaml parses one document at a time and
-// numbers lines from that document's start.
-func splitYAMLDocuments(data []byte) []yamlDocument {
-	var docs []yamlDocument
-	start, startLine, line := 0, 1, 1
-	for off := 0; off < len(data); line++ {
-		next := len(data)
-		if nl := bytes.IndexByte(data[off:], '\n'); nl >= 0 {
-			next = off + nl + 1
+// invalidObject notes an object of a kind served, known by key, that cannot
+// be served. If the file's last good content defined it, that version stays
+// in its place, as a file that does not parse keeps its last good content:
+// a mistaken edit of a served object must not delete it.
+func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, err error) {
+	n := manifestNotice{line: line, object: desc, kind: key.kind, err: err}
+	if d.lastOf == nil && len(d.prev) > 0 {
+		d.lastOf = map[manifestKey]*manifestObject{}
+		for _, o := range d.prev {
+			d.lastOf[o.key] = o
 		}
-		if isYAMLSeparator(data[off:next]) {
-			docs = append(docs, yamlDocument{line: startLine, data: data[start:off]})
-			start, startLine = next, line+1
-		}
-		off = next
 	}
-	return append(docs, yamlDocument{line: startLine, data: data[start:]})
-}
-
-// isYAMLSeparator reports whether a line is a document separator, "---" alone or
-// followed by a comment (as kubectl splits): a "---" at the start of a line
-// cannot occur inside a document's content.
-func isYAMLSeparator(line []byte) bool {
-	rest, ok := bytes.CutPrefix(line, []byte("---"))
-	if !ok {
-		return false
+	if o := d.lastOf[key]; o != nil {
+		// A copy: if the file fails to parse further on, prev stays the
+		// file's content as it was.
+		kept := *o
+		kept.line, kept.held = line, true
+		d.objects = append(d.objects, &kept)
+		n.held = true
 	}
-	rest = bytes.TrimSpace(rest)
-	return len(rest) == 0 || rest[0] == '#'
-}
-
-// yamlContentLine is the line of a document's first line that is neither
-// blank nor a comment: where a person sees the object start.
-func yamlContentLine(doc yamlDocument) int {
-	line := doc.line
-	for rest := doc.data; len(rest) > 0; line++ {
-		l, after, _ := bytes.Cut(rest, []byte("\n"))
-		if t := bytes.TrimSpace(l); len(t) > 0 && t[0] != '#' {
-			return line
-		}
-		rest = after
-	}
-	return doc.line
-}
-
-// yamlLineRE finds the line numbers that the YAML parser puts in its messages.
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
-
-// manifestYAMLError turns a YAML error about a document starting at docLine into a
-// manifestParseError whose line numbers count from the start of the file.
-func manifestYAMLError(path string, docLine int, err error) error {
-	first := 0
-	msg := yamlLineRE.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
-		n += docLine - 1
-		if first == 0 {
-			first = n
-		}
-		return "line " + strconv.Itoa(n)
-	})
-	// Multi-line messages ("unmarshal errors:\n  line 2: ...") become one
-	// line, so that they fit a log field and a fatal exit message.
-	msg = strings.Join(strings.Fields(msg), " ")
-	if first == 0 {
-		return &manifestParseError{file: path, line: docLine, msg: msg + " (in the document starting here)"}
-	}
-	msg = strings.Replace(msg, "line "+strconv.Itoa(first)+": ", "", 1)
-	return &manifestParseError{file: path, line: first, msg: msg}
+	d.notices = append(d.notices, n)
 }
 
 // manifestLineAt is the 1-based line that byte offset off of data is on.

@@ -64,7 +64,7 @@ func TestDecodeManifestErrors(t *testing.T) {
 		{"scalar document", "f.yaml", svc + "---\n\n# c\njust text\n", "f.yaml: line 8: document is not an object (a manifest must be a mapping with apiVersion and kind)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := decodeManifest(tc.file, []byte(tc.in), manifestFilter{})
+			_, _, err := decodeManifest(tc.file, []byte(tc.in), manifestFilter{}, nil)
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got  %v\nwant %s", err, tc.want)
 			}
@@ -95,7 +95,7 @@ items:
 		{"slices.yaml", slices, []manifestKey{{manifestKindSlice, "shop", "db-1"}}},
 		{"list.json", plain, nil},
 	} {
-		objs, notes, err := decodeManifest(tc.file, []byte(tc.in), manifestFilter{})
+		objs, notes, err := decodeManifest(tc.file, []byte(tc.in), manifestFilter{}, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.file, err)
 		}

@@ -129,6 +129,10 @@ func TestManifestsInvalidObjects(t *testing.T) {
 			if ctx["file"] != file || ctx["line"] != int64(tc.line) || !strings.Contains(ctx["error"].(string), tc.why) {
 				t.Errorf("logged %v, want file %s, line %d, error containing %q", ctx, file, tc.line, tc.why)
 			}
+			wantErr := fmt.Sprintf("%s: line %d: invalid %s: ", file, tc.line, tc.object)
+			if err := f.m.Err(); err == nil || !strings.Contains(err.Error(), wantErr) {
+				t.Errorf("Err = %v, want it to say %q", err, wantErr)
+			}
 		})
 	}
 	if got := f.counter("Service", "invalid"); got != 5 {
