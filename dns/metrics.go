@@ -17,6 +17,7 @@ type Metrics struct {
 	duration  prometheus.Observer
 	panics    prometheus.Counter
 	overload  prometheus.Counter
+	notifies  *prometheus.CounterVec
 }
 
 // countedTypes are the query types with a label of their own; the rest are
@@ -33,6 +34,7 @@ var countedTypes = []uint16{
 //	slicedns_dns_request_duration_seconds      time to answer, from request to write
 //	slicedns_dns_panics_total                  queries whose answering panicked (a bug; answered SERVFAIL)
 //	slicedns_dns_overload_drops_total          UDP queries dropped: too many off the fast path at once
+//	slicedns_dns_notifies_total{result}        NOTIFYs sent to secondaries (Notifier): acknowledged, unacknowledged
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	req := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slicedns_dns_requests_total", Help: "DNS queries received, by query type.",
@@ -53,9 +55,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "slicedns_dns_overload_drops_total",
 		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (forwarded ones waiting on slow upstreams, or a flood).",
 	})
-	reg.MustRegister(req, resp, dur, panics, overload)
+	notifies := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "slicedns_dns_notifies_total",
+		Help: "NOTIFY messages sent to secondaries (--notify), by whether the secondary acknowledged one of the tries.",
+	}, []string{"result"})
+	reg.MustRegister(req, resp, dur, panics, overload, notifies)
 	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
-		panics: panics, overload: overload}
+		panics: panics, overload: overload, notifies: notifies}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
@@ -108,6 +114,12 @@ func metricsOf(h mdns.Handler) *Metrics {
 func (m *Metrics) overloaded() {
 	if m != nil {
 		m.overload.Inc()
+	}
+}
+
+func (m *Metrics) notified(acknowledged bool) {
+	if m != nil {
+		m.notifies.WithLabelValues(map[bool]string{true: "acknowledged", false: "unacknowledged"}[acknowledged]).Inc()
 	}
 }
 

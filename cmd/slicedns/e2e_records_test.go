@@ -260,6 +260,8 @@ func TestRecordFlagErrors(t *testing.T) {
 		{[]string{"--pod-records", "verified"}, "--pod-records"},
 		{[]string{"--allow-transfer", "10.0.0.0/33"}, "--allow-transfer"},
 		{[]string{"--allow-transfer", "secondary.example"}, "--allow-transfer"},
+		{[]string{"--notify", "192.0.2.1"}, "--allow-transfer"},
+		{[]string{"--notify", "ns1.example.org", "--allow-transfer", "0.0.0.0/0"}, "--notify"},
 		{[]string{"--zone", "in-addr.arpa", "--zone", "ip6.arpa"}, "--zone"},
 	} {
 		out, err := exec.Command(bin, tc.args...).CombinedOutput()

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	mdns "github.com/miekg/dns"
 )
 
 // transfer runs dig for a zone transfer, whose records dig prints without a
@@ -88,5 +92,62 @@ func TestDigZoneTransfer(t *testing.T) {
 	closed := start(t, "--manifests", dir)
 	if r := closed.transfer(t, "cluster.local", "AXFR"); len(r.answer) != 0 || !strings.Contains(r.raw, "Transfer failed") {
 		t.Errorf("transfer without --allow-transfer:\n%s", r.raw)
+	}
+}
+
+// TestNotifySecondary: with --notify, a secondary hears of the zone at start
+// and of each change, with the serial a transfer then gets.
+func TestNotifySecondary(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	serials := make(chan uint32, 16)
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			m := new(mdns.Msg)
+			if m.Unpack(buf[:n]) != nil || m.Opcode != mdns.OpcodeNotify || len(m.Answer) != 1 {
+				continue
+			}
+			if soa, ok := m.Answer[0].(*mdns.SOA); ok && m.Question[0].Name == "cluster.local." {
+				serials <- soa.Serial
+			}
+			r := new(mdns.Msg)
+			r.SetReply(m)
+			b, _ := r.Pack()
+			pc.WriteTo(b, from)
+		}
+	}()
+	next := func(what string) uint32 {
+		select {
+		case s := <-serials:
+			return s
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no NOTIFY %s", what)
+			return 0
+		}
+	}
+	dir := copyDemo(t)
+	inst := start(t, "--manifests", dir, "--allow-transfer", "127.0.0.1", "--notify", pc.LocalAddr().String())
+	first := next("at start")
+	if err := os.Remove(filepath.Join(dir, "web.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	second := next("after web.yaml was removed")
+	if int32(second-first) <= 0 {
+		t.Errorf("serial %d after the change, %d before", second, first)
+	}
+	r := inst.transfer(t, "cluster.local", "AXFR")
+	if got := strings.Fields(r.answer[0])[6]; got != fmt.Sprint(second) {
+		t.Errorf("transfer at serial %s, NOTIFY said %d", got, second)
+	}
+	if strings.Contains(r.raw, "web.shop") {
+		t.Errorf("the transfer still holds web.shop:\n%s", r.raw)
 	}
 }

@@ -34,6 +34,7 @@ type config struct {
 	fixedOrder      bool
 	nsid            string
 	transferTo      []netip.Prefix // --allow-transfer
+	notify          []netip.AddrPort
 
 	logFormat  string
 	logLevel   string
@@ -135,6 +136,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	var transferTo listFlag
 	fs.Var(&transferTo, "allow-transfer", "allow zone transfers (AXFR over TCP, IXFR) of the forward zones to these clients: `addresses` or CIDRs (10.0.0.5, 10.0.0.0/8, ::/0; comma-separated or repeated). A transfer lists every Service and pod (default: none, transfers get REFUSED)")
+	var notify listFlag
+	fs.Var(&notify, "notify", "send DNS NOTIFY to these secondaries when the zone changes, so they transfer it at once: `addresses` (10.0.0.5, 10.0.0.5:5353, [2001:db8::1]:53; comma-separated or repeated); needs --allow-transfer (default: none)")
 	fs.BoolVar(&c.fixedOrder, "fixed-order", false, "keep A and AAAA records in the zone's order (default: each answer starts at the address its query ID picks, spreading clients over endpoints as CoreDNS's loadbalance plugin does)")
 	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
@@ -177,6 +180,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.transferTo, err = prefixesFlag(transferTo); err != nil {
 		return nil, fmt.Errorf("--allow-transfer: %v", err)
+	}
+	if c.notify, err = dns.ParseNotifyTargets(notify); err != nil {
+		return nil, fmt.Errorf("--notify: %v", err)
+	}
+	for _, t := range c.notify {
+		if !slices.ContainsFunc(c.transferTo, func(p netip.Prefix) bool { return p.Contains(t.Addr()) }) {
+			return nil, fmt.Errorf("--notify %s: the secondary could not transfer the zone it is told of; add its address to --allow-transfer", t)
+		}
 	}
 	if c.manifests != "" && c.kubeconfig != "" {
 		return nil, errors.New("--manifests and --kubeconfig are exclusive: serve a folder or a cluster, not both")

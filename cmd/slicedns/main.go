@@ -168,6 +168,13 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 	}
 	dnsOpen.Store(true)
 	go func() { errc <- dnsSrv.Serve() }()
+	if len(cfg.notify) > 0 {
+		// After the DNS server is up: a secondary told of the zone asks
+		// for it at once.
+		notifyCtx, stopNotify := context.WithCancel(context.Background())
+		defer stopNotify()
+		go (&dns.Notifier{Handler: h, Targets: cfg.notify, Logger: log}).Run(notifyCtx)
+	}
 	if fwd != nil {
 		// The probes start once the DNS server is up: a loop probe is
 		// detected when it comes back to it.

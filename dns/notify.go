@@ -1,0 +1,154 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+	"go.uber.org/zap"
+)
+
+// A Notifier tells secondary servers that the zone changed (DNS NOTIFY,
+// RFC 1996), so that they transfer it again at once instead of at the SOA's
+// refresh interval, two hours. It pairs with Options.TransferTo: the
+// secondaries must be allowed the transfer that follows.
+//
+// It looks at the zone's serial every Interval and, when it has changed
+// (and once when the handler is first ready, for secondaries that kept an
+// older copy across a restart), sends a NOTIFY for each forward zone to
+// each target over UDP, trying three times until acknowledged (waiting one
+// Timeout, then two, between tries). Changes
+// within one Interval are told as one. Writers never wait on it.
+type Notifier struct {
+	// Handler is the handler whose zones are told of; its Ready gates the
+	// first NOTIFY and its Metrics count them.
+	Handler *Handler
+	// Targets are the secondaries' addresses, "ip:port".
+	Targets []netip.AddrPort
+	// Interval between looks at the serial. Default 1s.
+	Interval time.Duration
+	// Timeout for each try. Default 2s.
+	Timeout time.Duration
+	Logger  *zap.Logger
+}
+
+// notifyTries is how many times a NOTIFY is sent before the target is given
+// up on until the next change (RFC 1996 3.6 leaves the count to the server).
+const notifyTries = 3
+
+// ParseNotifyTargets reads secondaries' addresses: IP addresses with or
+// without a port (53 by default), IPv6 with a port in brackets.
+func ParseNotifyTargets(list []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, s := range list {
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.AddrPortFrom(a.Unmap(), 53))
+			continue
+		}
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil || ap.Port() == 0 {
+			return nil, fmt.Errorf("%q is not an IP address, nor ip:port", s)
+		}
+		out = append(out, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
+	}
+	return out, nil
+}
+
+// Run notifies until ctx ends.
+func (n *Notifier) Run(ctx context.Context) {
+	h := n.Handler
+	log := n.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	interval := n.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	var zones []servedZone
+	for _, z := range h.zones {
+		if !z.reverse {
+			zones = append(zones, z)
+		}
+	}
+	failing := make([]bool, len(n.Targets)) // per target, to log changes only
+	var last uint32
+	told := false
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if snap := h.snapshot(); snap != nil && (!told || snap.Serial() != last) {
+			last, told = snap.Serial(), true
+			var wg sync.WaitGroup
+			for i, target := range n.Targets {
+				wg.Go(func() {
+					var errs []error
+					for _, z := range zones {
+						if err := n.notify(ctx, target, h.soa(z, snap)); err != nil {
+							errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
+						}
+					}
+					err := errors.Join(errs...)
+					switch {
+					case err != nil && ctx.Err() != nil:
+					case err != nil && !failing[i]:
+						log.Warn("secondary did not acknowledge NOTIFY; it learns of changes at its next refresh", zap.Stringer("target", target),
+							zap.Uint32("serial", last), zap.Error(err))
+					case err == nil && failing[i]:
+						log.Info("secondary acknowledges NOTIFY again", zap.Stringer("target", target), zap.Uint32("serial", last))
+					case err == nil:
+						log.Debug("secondary notified", zap.Stringer("target", target), zap.Uint32("serial", last))
+					}
+					failing[i] = err != nil
+				})
+			}
+			wg.Wait()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// notify sends one NOTIFY for soa's zone to target until it is acknowledged.
+func (n *Notifier) notify(ctx context.Context, target netip.AddrPort, soa *mdns.SOA) error {
+	m := new(mdns.Msg)
+	m.SetNotify(soa.Hdr.Name)
+	m.Authoritative = true
+	m.Answer = []mdns.RR{soa} // the new serial (RFC 1996 3.7)
+	timeout := n.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
+	c := &mdns.Client{Net: "udp", Timeout: timeout}
+	var err error
+	for try := range notifyTries {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(try) * timeout): // backing off
+			}
+		}
+		m.Id = mdns.Id()
+		var r *mdns.Msg
+		r, _, err = c.ExchangeContext(ctx, m, net.JoinHostPort(target.Addr().String(), fmt.Sprint(target.Port())))
+		switch {
+		case err != nil:
+		case r.Opcode != mdns.OpcodeNotify || r.Rcode != mdns.RcodeSuccess:
+			err = fmt.Errorf("answered %s, opcode %s", mdns.RcodeToString[r.Rcode], mdns.OpcodeToString[r.Opcode])
+		default:
+			n.Handler.m.notified(true)
+			return nil
+		}
+	}
+	n.Handler.m.notified(false)
+	return err
+}
