@@ -45,6 +45,18 @@
 //	go srv.Serve()
 //	defer srv.Shutdown(ctx)
 //
+// # Secondaries
+//
+// A BIND, Knot or CoreDNS outside the cluster can hold a copy of the zone:
+// Options.TransferTo admits its address to zone transfers (AXFR, IXFR),
+// and a [Notifier] tells it of each change (NOTIFY), so that it transfers
+// the zone again at once:
+//
+//	secondary := netip.MustParseAddr("192.0.2.53")
+//	h := dns.NewHandler(z, dns.Options{TransferTo: []netip.Prefix{netip.PrefixFrom(secondary, 32)}})
+//	n := &dns.Notifier{Handler: h, Targets: []netip.AddrPort{netip.AddrPortFrom(secondary, 53)}}
+//	go n.Run(ctx)
+//
 // # Without a network
 //
 // [Handler.Answer] turns a query message into its response in-process, the
