@@ -64,6 +64,8 @@ type Result struct {
 	// CNAME is the target of an ExternalName Service, fully qualified with a
 	// final dot; the name then holds nothing else.
 	CNAME string
+	// TXT is the name's TXT record's strings (dns-version's).
+	TXT []string
 	// Service and the endpoints are the zone's own objects, shared by every
 	// reader: do not modify them.
 }
@@ -117,6 +119,7 @@ func (r *Resolver) result(n Node, fqdn string) *Result {
 	if n.CNAME() != "" {
 		res.CNAME = n.CNAME() + "."
 	}
+	res.TXT = slices.Clone(n.TXT())
 	return res
 }
 

@@ -104,6 +104,10 @@ func TestResolverResolve(t *testing.T) {
 	if err != nil || res.Addresses[0].Endpoint != nil || res.Service.Type != zone.ClusterIP {
 		t.Errorf("Resolve(api) = %+v, %v", res, err)
 	}
+	res, err = r.Resolve(context.Background(), "dns-version")
+	if err != nil || !slices.Equal(res.TXT, []string{zone.SpecVersion}) {
+		t.Errorf("Resolve(dns-version) = %+v, %v", res, err)
+	}
 	res, err = r.Resolve(context.Background(), "out.default.svc")
 	if err != nil || res.CNAME != "db.example.com." || len(res.Addresses) != 0 {
 		t.Errorf("Resolve(out) = %+v, %v", res, err)
