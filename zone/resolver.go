@@ -66,8 +66,8 @@ type Result struct {
 	CNAME string
 	// TXT is the name's TXT record's strings (dns-version's).
 	TXT []string
-	// Service and the endpoints are the zone's own objects, shared by every
-	// reader: do not modify them.
+	// Service is the zone's own object, shared by every reader: do not
+	// modify it. The Addresses' Endpoints are copies, the caller's.
 }
 
 // Address is an A or AAAA record's data and the endpoint it came from (nil
