@@ -6,9 +6,10 @@ import (
 	mdns "github.com/miekg/dns"
 )
 
-// TestFastPathLeavesReverseAndPods: the UDP fast path knows neither reverse
-// zones nor pod names, so it must hand them to the general path, and with a
-// Forwarder its answers carry RA like the general path's.
+// TestFastPathLeavesReverseAndPods: the UDP fast path knows no reverse
+// zones, and of the pod names only A and AAAA at IPv4 ones, so it must hand
+// the rest to the general path; with a Forwarder its answers carry RA like
+// the general path's.
 func TestFastPathLeavesReverseAndPods(t *testing.T) {
 	f, err := NewForwarder(ForwarderOptions{Upstreams: []string{"127.0.0.1:9"}})
 	if err != nil {
@@ -27,15 +28,22 @@ func TestFastPathLeavesReverseAndPods(t *testing.T) {
 	}
 	for _, name := range []string{"1.0.96.10.in-addr.arpa.", "in-addr.arpa.", "10.in-addr.arpa.",
 		"1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
-		"10-1-0-1.default.pod.cluster.local.", "default.pod.cluster.local.", "pod.cluster.local."} {
+		"2001-db8--1.default.pod.cluster.local.", "default.pod.cluster.local.", "pod.cluster.local."} {
 		for _, qtype := range []uint16{mdns.TypeA, mdns.TypeAAAA, mdns.TypeSRV} {
 			if _, _, ok := h.fastAnswer(pack(name, qtype), &q, nil); ok {
 				t.Errorf("%s %s: answered by the fast path", name, mdns.TypeToString[qtype])
 			}
 		}
 	}
-	for _, name := range []string{"db.default.svc.cluster.local.", "nope.cluster.local.", "_cql._tcp.db.default.svc.cluster.local."} {
+	if _, _, ok := h.fastAnswer(pack("10-1-0-1.default.pod.cluster.local.", mdns.TypeSRV), &q, nil); ok {
+		t.Error("SRV at a pod name answered by the fast path")
+	}
+	for _, name := range []string{"db.default.svc.cluster.local.", "nope.cluster.local.", "_cql._tcp.db.default.svc.cluster.local.",
+		"10-1-0-1.default.pod.cluster.local."} {
 		for _, qtype := range []uint16{mdns.TypeA, mdns.TypeSRV} {
+			if qtype == mdns.TypeSRV && name == "10-1-0-1.default.pod.cluster.local." {
+				continue // checked above
+			}
 			wire := pack(name, qtype)
 			fast, _, ok := h.fastAnswer(wire, &q, nil)
 			if !ok {

@@ -168,15 +168,26 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 		return nil, 0, false
 	}
 	z, rel, ok := h.match(q.name())
-	// Reverse zones and pod names are answered on the general path only.
-	if !ok || z.reverse || (h.pods && zone.IsPodName(rel)) {
-		return nil, 0, false
+	if !ok || z.reverse {
+		return nil, 0, false // reverse zones are answered on the general path
+	}
+	// Pod names whose label is an IPv4 address get their A record (or, for
+	// AAAA, NODATA) here; other pod names, and SRV, the general way.
+	var pod [4]byte
+	isPod := h.pods && zone.IsPodName(rel)
+	if isPod {
+		if pod, ok = zone.PodIPv4(rel); !ok || q.qtype == mdns.TypeSRV {
+			return nil, 0, false
+		}
 	}
 	snap := h.snapshot()
 	if snap == nil {
 		return nil, 0, false // the general path answers SERVFAIL
 	}
-	node, exists := snap.Lookup(rel)
+	node, exists := zone.EmptyNode(), true
+	if !isPod {
+		node, exists = snap.Lookup(rel)
+	}
 	if (exists && node.CNAME() != "") || (!exists && h.isNSName(rel)) {
 		return nil, 0, false
 	}
@@ -198,7 +209,12 @@ func (h *Handler) fastAnswer(req []byte, q *wireQuery, out []byte) ([]byte, int,
 			fitLen, fitCount = len(out), an
 		}
 	}
-	if exists {
+	switch {
+	case isPod && q.qtype == mdns.TypeA:
+		out = h.appendAddrRR(out, ptrQuestion, pod[:])
+		an++
+		fits()
+	case exists:
 		switch q.qtype {
 		case mdns.TypeA, mdns.TypeAAAA:
 			addrs := node.A()

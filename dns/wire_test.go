@@ -65,6 +65,9 @@ func fastMatchesGeneral(t *testing.T, h *Handler) {
 		"default.svc.cluster.local.", "svc.cluster.local.", "cluster.local.", "nope.cluster.local.",
 		"ext.default.svc.cluster.local.", "example.com.", "a.b.c.d.e.db.default.svc.cluster.local.",
 		"ns.dns.cluster.local.", "dns.cluster.local.", "10-1-0-3.default.pod.cluster.local.",
+		"10-1-0-3.Other.POD.example.org.", "2001-db8--1.default.pod.cluster.local.", "010-1-0-3.default.pod.cluster.local.",
+		"1-2-3-256.default.pod.cluster.local.", "1-2-3.default.pod.cluster.local.", "1-2-3-4-5.default.pod.cluster.local.",
+		"default.pod.cluster.local.", "pod.cluster.local.", "a.10-1-0-3.default.pod.cluster.local.",
 	}
 	var q wireQuery
 	served, truncated := 0, 0
@@ -274,6 +277,8 @@ func fastPathDoesNotAllocate(t *testing.T, h *Handler) {
 		{"_cql._tcp.db.default.svc.cluster.local.", mdns.TypeSRV},
 		{"nope.db.default.svc.cluster.local.", mdns.TypeA},
 		{"db-1.db.default.svc.cluster.local.", mdns.TypeAAAA},
+		{"10-42-0-12.default.pod.cluster.local.", mdns.TypeA},
+		{"10-42-0-12.default.pod.cluster.local.", mdns.TypeAAAA},
 	} {
 		req := new(mdns.Msg)
 		req.SetQuestion(c.name, c.qtype)

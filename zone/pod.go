@@ -35,6 +35,42 @@ func LookupPod(rel string) (n Node, exists, isPod bool) {
 	return Node{}, false, true
 }
 
+// PodIPv4 is LookupPod's address for a pod name whose label spells an IPv4
+// address ("10-42-0-12.default.pod"), without allocating, for a server's
+// fast path; ok is false for every other name, IPv6 pod names among them.
+func PodIPv4(rel string) (ip [4]byte, ok bool) {
+	label, rest, found := strings.Cut(rel, ".")
+	if !found || strings.Count(rest, ".") != 1 || !strings.HasSuffix(rest, ".pod") {
+		return ip, false
+	}
+	for i := range 4 {
+		part := label
+		if i < 3 {
+			var more bool
+			part, label, more = strings.Cut(label, "-")
+			if !more {
+				return ip, false
+			}
+		}
+		// As netip.ParseAddr: one to three digits, no leading zero, <= 255.
+		if len(part) == 0 || len(part) > 3 || (len(part) > 1 && part[0] == '0') {
+			return ip, false
+		}
+		v := 0
+		for _, c := range []byte(part) {
+			if c < '0' || c > '9' {
+				return ip, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		if v > 255 {
+			return ip, false
+		}
+		ip[i] = byte(v)
+	}
+	return ip, true
+}
+
 // podAddr reads a dashed address label, as CoreDNS does: three dashes and
 // no "--" is IPv4, anything else IPv6.
 func podAddr(label string) (netip.Addr, bool) {

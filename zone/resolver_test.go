@@ -271,36 +271,3 @@ func TestResolverLookupAddr(t *testing.T) {
 		}
 	}
 }
-
-func TestLookupPod(t *testing.T) {
-	for _, tc := range []struct{ rel, want string }{
-		{"10-1-2-3.default.pod", "10.1.2.3"},
-		{"2001-db8--1.default.pod", "2001:db8::1"},
-		{"pod", "ENT"},
-		{"default.pod", "ENT"},
-		{"10-1-2.default.pod", "NXDOMAIN"},
-		{"a.10-1-2-3.default.pod", "NXDOMAIN"},
-		{"db.default.svc", "not a pod name"},
-	} {
-		n, exists, isPod := zone.LookupPod(tc.rel)
-		got := "not a pod name"
-		switch {
-		case isPod && !exists:
-			got = "NXDOMAIN"
-		case isPod && n.Empty():
-			got = "ENT"
-		case isPod:
-			got = strings.Join(slices.Collect(func(yield func(string) bool) {
-				for a := range n.A().All() {
-					yield(a.String())
-				}
-				for a := range n.AAAA().All() {
-					yield(a.String())
-				}
-			}), " ")
-		}
-		if got != tc.want {
-			t.Errorf("LookupPod(%q) = %q, want %q", tc.rel, got, tc.want)
-		}
-	}
-}
