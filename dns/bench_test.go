@@ -9,7 +9,8 @@ import (
 // BenchmarkFastPath is the UDP hot path: parse, look up, encode, from bytes
 // to bytes (no socket). It must report 0 allocs/op.
 func BenchmarkFastPath(b *testing.B) {
-	h := NewHandler(wireFixture(b, 10), Options{Metrics: nil})
+	// Pod records on, as slicedns runs by default.
+	h := NewHandler(wireFixture(b, 10), Options{PodRecords: true})
 	for _, c := range []struct {
 		name  string
 		qname string
@@ -19,6 +20,7 @@ func BenchmarkFastPath(b *testing.B) {
 		{"pod-A", "db-3.db.default.svc.cluster.local.", mdns.TypeA},
 		{"SRV", "_cql._tcp.db.default.svc.cluster.local.", mdns.TypeSRV},
 		{"NXDOMAIN", "nope.db.default.svc.cluster.local.", mdns.TypeA},
+		{"pod-record-A", "10-42-0-12.default.pod.cluster.local.", mdns.TypeA},
 	} {
 		req := new(mdns.Msg)
 		req.SetQuestion(c.qname, c.qtype)
@@ -42,7 +44,7 @@ func BenchmarkFastPath(b *testing.B) {
 // BenchmarkGeneralPath is the same questions through miekg/dns: unpack,
 // Answer, fit, pack. The ratio to BenchmarkFastPath is what the fast path buys.
 func BenchmarkGeneralPath(b *testing.B) {
-	h := NewHandler(wireFixture(b, 10), Options{})
+	h := NewHandler(wireFixture(b, 10), Options{PodRecords: true})
 	for _, c := range []struct {
 		name  string
 		qname string
@@ -50,6 +52,7 @@ func BenchmarkGeneralPath(b *testing.B) {
 	}{
 		{"service-A", "db.default.svc.cluster.local.", mdns.TypeA},
 		{"SRV", "_cql._tcp.db.default.svc.cluster.local.", mdns.TypeSRV},
+		{"pod-record-A", "10-42-0-12.default.pod.cluster.local.", mdns.TypeA},
 	} {
 		req := new(mdns.Msg)
 		req.SetQuestion(c.qname, c.qtype)
