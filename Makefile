@@ -15,7 +15,7 @@ build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/slicedns
 
 run: build
-	./$(BIN) --manifests $(MANIFESTS) --dns-addr $(DNS_ADDR) --http-addr $(HTTP_ADDR) --http-explain --log-format console
+	./$(BIN) --manifests $(MANIFESTS) --dns-addr $(DNS_ADDR) --http-addr $(HTTP_ADDR) --http-explain --allow-transfer 127.0.0.1,::1 --log-format console
 
 # deps installs what tests need beyond Go: dig and dnsperf (Debian packages)
 # and etcd + kube-apiserver built from Go modules into a cache outside the repo.
