@@ -22,7 +22,9 @@ type Server struct {
 	// port, the same one for UDP and TCP.
 	Addr    string
 	Handler mdns.Handler
-	// ReadTimeout and WriteTimeout bound each TCP exchange. Default 2s.
+	// ReadTimeout bounds the wait for each TCP query, WriteTimeout each
+	// write of a TCP response (each message of a zone transfer): a client
+	// that stops reading is cut off. Default 2s.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxSlowQueries bounds the UDP queries answered off the fast path at
 	// once (forwarded ones among them); more are dropped, and counted in
@@ -33,8 +35,9 @@ type Server struct {
 	mu      sync.Mutex
 	udp     []*net.UDPConn
 	servers []*mdns.Server // TCP
-	addr    net.Addr
-	stopped bool // Shutdown was called
+	addr      net.Addr
+	listening bool // Listen was called (and has not failed)
+	stopped   bool // Shutdown was called
 }
 
 // Listen binds the UDP and TCP sockets. It returns an error, and holds
@@ -46,12 +49,21 @@ func (s *Server) Listen() error {
 		return errors.New("dns: Server.Handler is nil")
 	}
 	s.mu.Lock()
-	used := s.addr != nil || s.stopped
+	used := s.listening || s.stopped
+	s.listening = true
 	s.mu.Unlock()
 	if used {
 		// A second set of sockets would serve on, out of Shutdown's reach.
 		return errors.New("dns: Server.Listen called twice, or after Shutdown")
 	}
+	bound := false
+	defer func() {
+		if !bound {
+			s.mu.Lock()
+			s.listening = false
+			s.mu.Unlock()
+		}
+	}()
 	var conns []*net.UDPConn
 	var ln net.Listener
 	for attempt := 1; ; attempt++ {
@@ -84,9 +96,14 @@ func (s *Server) Listen() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	bound = true
 	s.addr = conns[0].LocalAddr()
 	s.udp = conns
 	m := metricsOf(s.Handler)
+	// miekg/dns applies no WriteTimeout of its own (v1.1.73): without a
+	// deadline on each write, a client that stops reading would hold its
+	// connection's goroutine, and a transfer its slot and snapshot, forever.
+	ln = writeDeadlines{Listener: ln, timeout: wt}
 	s.servers = []*mdns.Server{{Listener: ln, Handler: s.Handler, ReadTimeout: rt, WriteTimeout: wt,
 		// Every query reaches the handler, as over UDP: miekg/dns's default
 		// would answer other opcodes and unusual section counts itself, with a
@@ -100,6 +117,33 @@ func (s *Server) Listen() error {
 		},
 	}}
 	return nil
+}
+
+// writeDeadlines is a listener whose connections give each Write timeout
+// to complete.
+type writeDeadlines struct {
+	net.Listener
+	timeout time.Duration
+}
+
+func (l writeDeadlines) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &deadlineConn{Conn: c, timeout: l.timeout}, nil
+}
+
+type deadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *deadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
 }
 
 // acceptQueries hands every query to the handler and drops responses.

@@ -22,7 +22,8 @@ import (
 //
 // A transfer reads one snapshot, so the secondary gets the zone as it was
 // at one instant, and no writer waits on it; the snapshot is kept in memory
-// until the last message is written. IXFR is answered with the whole zone
+// until the last message is written, or a write takes longer than the
+// Server's WriteTimeout (a client that stopped reading), which ends it. IXFR is answered with the whole zone
 // (RFC 1995 4 allows it), or with the SOA alone when the client's serial is
 // current; over UDP always with the SOA alone, which tells the client to
 // come back over TCP. TSIG is not supported: a signed request is refused
