@@ -32,9 +32,9 @@ type Server struct {
 	// Metrics. Default 4096.
 	MaxSlowQueries int
 
-	mu      sync.Mutex
-	udp     []*net.UDPConn
-	servers []*mdns.Server // TCP
+	mu        sync.Mutex
+	udp       []*net.UDPConn
+	servers   []*mdns.Server // TCP
 	addr      net.Addr
 	listening bool // Listen was called (and has not failed)
 	stopped   bool // Shutdown was called
