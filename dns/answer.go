@@ -189,7 +189,9 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		}
 	case mdns.TypeSOA:
 		if apex {
+			// What a secondary polls to learn whether to transfer again.
 			soa := h.soa(z, snap)
+			soa.Serial = snap.HandOutSerial()
 			soa.Hdr.Name = owner
 			m.Answer = append(m.Answer, soa)
 		}

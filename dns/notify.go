@@ -83,13 +83,15 @@ func (n *Notifier) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		if snap := h.snapshot(); snap != nil && (!told || snap.Serial() != last) {
-			last, told = snap.Serial(), true
+			last, told = snap.HandOutSerial(), true
 			var wg sync.WaitGroup
 			for i, target := range n.Targets {
 				wg.Go(func() {
 					var errs []error
 					for _, z := range zones {
-						if err := n.notify(ctx, target, h.soa(z, snap)); err != nil {
+						soa := h.soa(z, snap)
+						soa.Serial = last
+						if err := n.notify(ctx, target, soa); err != nil {
 							errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
 						}
 					}

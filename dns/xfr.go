@@ -83,8 +83,8 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 		h.m.observe(r.Question[0].Qtype, rcode, time.Since(start))
 		h.logTransfer(&t, snap, time.Since(start))
 	}()
-	if q := r.Question[0]; q.Qtype == mdns.TypeIXFR && (!tcp || !newer(snap.Serial(), ixfrSerial(r))) {
-		t.add(h.soa(z, snap))
+	if q := r.Question[0]; q.Qtype == mdns.TypeIXFR && (!tcp || !zone.SerialNewer(snap.HandOutSerial(), ixfrSerial(r))) {
+		t.add(t.soa(snap))
 		t.flush()
 		return true
 	}
@@ -146,9 +146,6 @@ func ixfrSerial(r *mdns.Msg) uint32 {
 	return 0
 }
 
-// newer reports whether serial a is greater than b (RFC 1982).
-func newer(a, b uint32) bool { return int32(a-b) > 0 }
-
 // A transfer is one zone transfer being written: records are gathered into
 // messages of about transferBatch bytes, each written as it fills.
 type transfer struct {
@@ -167,7 +164,7 @@ type transfer struct {
 // zone writes the whole zone from snap.
 func (t *transfer) zone(snap *zone.Snapshot) {
 	h, z := t.h, t.z
-	soa := h.soa(z, snap)
+	soa := t.soa(snap)
 	t.add(soa)
 	t.add(&mdns.NS{Hdr: h.hdr(z.fqdn, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
 	if n, ok := h.nsLookup(snap, nsName); ok {
@@ -208,6 +205,13 @@ func (t *transfer) node(owner string, n zone.Node) {
 	if txt := n.TXT(); len(txt) > 0 {
 		t.add(&mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: txt})
 	}
+}
+
+// soa is the zone's SOA with the serial the secondary is to hold.
+func (t *transfer) soa(snap *zone.Snapshot) *mdns.SOA {
+	soa := t.h.soa(t.z, snap)
+	soa.Serial = snap.HandOutSerial()
+	return soa
 }
 
 func (t *transfer) add(rr mdns.RR) {
@@ -253,7 +257,7 @@ func (h *Handler) logTransfer(t *transfer, snap *zone.Snapshot, took time.Durati
 	q := t.r.Question[0]
 	fields := []zap.Field{
 		zap.String("zone", t.z.fqdn), zap.String("type", mdns.TypeToString[q.Qtype]),
-		zap.String("client", t.w.RemoteAddr().String()), zap.Uint32("serial", snap.Serial()),
+		zap.String("client", t.w.RemoteAddr().String()), zap.Uint32("serial", snap.HandOutSerial()),
 		zap.Int("records", t.records), zap.Int("messages", t.messages), zap.Duration("duration", took),
 	}
 	if t.err != nil {

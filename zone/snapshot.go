@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/immutable"
@@ -39,6 +40,10 @@ type Snapshot struct {
 	readyCount   int
 	modified     time.Time
 	serial       uint32
+	// seen is serialOpen, serialSeen or serialReused (serial.go). It is
+	// the one part of a published snapshot that changes, so it is kept
+	// apart: writers copy a snapshot to start the next one.
+	seen *atomic.Uint32
 }
 
 // Lookup finds name, given relative to the zone apex, in lower case and
@@ -139,25 +144,6 @@ func ptrKey(ip netip.Addr) (key [16]byte, low uint8) {
 
 // Modified is when the snapshot was published.
 func (s *Snapshot) Modified() time.Time { return s.modified }
-
-// Serial is the zone's SOA serial: the second the snapshot was published,
-// in Unix time, or one more than the previous snapshot's serial when that
-// is not less. Every published change gets a greater serial (in RFC 1982
-// arithmetic) than the one before, even several changes in one second: a
-// secondary that asks whether the zone changed since it last transferred
-// it is never told no when it did. A burst of changes may run the serial
-// ahead of the clock; it falls back to the clock once changes are fewer
-// than one a second.
-func (s *Snapshot) Serial() uint32 { return s.serial }
-
-// nextSerial is the serial of a snapshot published at t after one with
-// serial prev.
-func nextSerial(prev uint32, t time.Time) uint32 {
-	if now := uint32(t.Unix()); int32(now-prev) > 0 {
-		return now
-	}
-	return prev + 1
-}
 
 // Stats are the zone's size, for metrics.
 type Stats struct {

@@ -46,6 +46,7 @@ func New() *Zone {
 		reverse:    immutable.NewMap[[16]byte, *ptrBucket](addrHasher{}),
 		modified:   now,
 		serial:     uint32(now.Unix()),
+		seen:       new(atomic.Uint32),
 	})
 	return z
 }
@@ -178,18 +179,24 @@ func (z *Zone) begin() *Snapshot {
 	if z.pending != nil {
 		return z.pending
 	}
-	prev := z.snap.Load()
-	next := *prev
+	next := *z.snap.Load()
 	next.modified = time.Now()
-	next.serial = nextSerial(prev.serial, next.modified)
+	next.seen = new(atomic.Uint32)
 	return &next
 }
 
 // publish makes w the snapshot readers see, unless writes are held.
 func (z *Zone) publish(w *Snapshot) {
 	if z.pending == nil {
-		z.snap.Store(w)
+		z.store(w)
 	}
+}
+
+// store publishes w, giving it its serial: a serial is settled when the
+// snapshot before it can no longer be handed out.
+func (z *Zone) store(w *Snapshot) {
+	w.serial = nextSerial(z.snap.Load(), w.modified)
+	z.snap.Store(w)
 }
 
 // entry returns what w holds under key.
@@ -308,8 +315,7 @@ func (z *Zone) Release() {
 	w.reindexPTRs(changes)
 	w.dirty, z.pending = nil, nil
 	w.modified = time.Now()
-	w.serial = nextSerial(base.serial, w.modified)
-	z.snap.Store(w)
+	z.store(w)
 }
 
 func (w *Snapshot) removeSlice(key, sliceName string) {
