@@ -17,7 +17,7 @@ type Metrics struct {
 	duration  prometheus.Observer
 	panics    prometheus.Counter
 	overload  prometheus.Counter
-	notifies  *prometheus.CounterVec
+	notifies  [2]prometheus.Counter // unacknowledged, acknowledged
 }
 
 // countedTypes are the query types with a label of their own; the rest are
@@ -61,7 +61,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, []string{"result"})
 	reg.MustRegister(req, resp, dur, panics, overload, notifies)
 	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
-		panics: panics, overload: overload, notifies: notifies}
+		panics: panics, overload: overload,
+		notifies: [2]prometheus.Counter{notifies.WithLabelValues("unacknowledged"), notifies.WithLabelValues("acknowledged")}}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
@@ -118,8 +119,13 @@ func (m *Metrics) overloaded() {
 }
 
 func (m *Metrics) notified(acknowledged bool) {
-	if m != nil {
-		m.notifies.WithLabelValues(map[bool]string{true: "acknowledged", false: "unacknowledged"}[acknowledged]).Inc()
+	if m == nil {
+		return
+	}
+	if acknowledged {
+		m.notifies[1].Inc()
+	} else {
+		m.notifies[0].Inc()
 	}
 }
 

@@ -59,57 +59,61 @@ func ParseNotifyTargets(list []string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
-// Run notifies until ctx ends.
+// Run notifies until ctx ends. Each target is told on its own, so one that
+// does not answer delays no other.
 func (n *Notifier) Run(ctx context.Context) {
-	h := n.Handler
 	log := n.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	interval := n.Interval
-	if interval <= 0 {
-		interval = time.Second
-	}
 	var zones []servedZone
-	for _, z := range h.zones {
+	for _, z := range n.Handler.zones {
 		if !z.reverse {
 			zones = append(zones, z)
 		}
 	}
-	failing := make([]bool, len(n.Targets)) // per target, to log changes only
-	var last uint32
-	told := false
+	var wg sync.WaitGroup
+	for _, target := range n.Targets {
+		wg.Go(func() { n.tell(ctx, target, zones, log) })
+	}
+	wg.Wait()
+}
+
+// tell notifies target of each new serial of zones until ctx ends.
+func (n *Notifier) tell(ctx context.Context, target netip.AddrPort, zones []servedZone, log *zap.Logger) {
+	h := n.Handler
+	interval := n.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var last uint32
+	told, failing := false, false
 	for {
 		if snap := h.snapshot(); snap != nil && (!told || snap.Serial() != last) {
 			last, told = snap.HandOutSerial(), true
-			var wg sync.WaitGroup
-			for i, target := range n.Targets {
-				wg.Go(func() {
-					var errs []error
-					for _, z := range zones {
-						soa := h.soa(z, snap)
-						soa.Serial = last
-						if err := n.notify(ctx, target, soa); err != nil {
-							errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
-						}
-					}
-					err := errors.Join(errs...)
-					switch {
-					case err != nil && ctx.Err() != nil:
-					case err != nil && !failing[i]:
-						log.Warn("secondary did not acknowledge NOTIFY; it learns of changes at its next refresh", zap.Stringer("target", target),
-							zap.Uint32("serial", last), zap.Error(err))
-					case err == nil && failing[i]:
-						log.Info("secondary acknowledges NOTIFY again", zap.Stringer("target", target), zap.Uint32("serial", last))
-					case err == nil:
-						log.Debug("secondary notified", zap.Stringer("target", target), zap.Uint32("serial", last))
-					}
-					failing[i] = err != nil
-				})
+			var errs []error
+			for _, z := range zones {
+				soa := h.soa(z, snap)
+				soa.Serial = last
+				if err := n.notify(ctx, target, soa); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
+				}
 			}
-			wg.Wait()
+			err := errors.Join(errs...)
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil && !failing:
+				log.Warn("secondary did not acknowledge NOTIFY; it learns of changes at its next refresh", zap.Stringer("target", target),
+					zap.Uint32("serial", last), zap.Error(err))
+			case err == nil && failing:
+				log.Info("secondary acknowledges NOTIFY again", zap.Stringer("target", target), zap.Uint32("serial", last))
+			case err == nil:
+				log.Debug("secondary notified", zap.Stringer("target", target), zap.Uint32("serial", last))
+			}
+			failing = err != nil
 		}
 		select {
 		case <-ctx.Done():

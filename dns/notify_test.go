@@ -243,3 +243,29 @@ func TestParseNotifyTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyDeadSecondaryDelaysNoOther: a secondary that never answers is
+// retried on its own time; the one that answers hears of each change at once.
+func TestNotifyDeadSecondaryDelaysNoOther(t *testing.T) {
+	dead, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	z := fixture(t)
+	live := startSecondary(t)
+	runNotifier(t, &dns.Notifier{Handler: dns.NewHandler(z, dns.Options{}),
+		Targets:  []netip.AddrPort{dead.LocalAddr().(*net.UDPAddr).AddrPort(), live.addr},
+		Interval: 10 * time.Millisecond, Timeout: 2 * time.Second})
+	live.await(t, "at start", notifyOf("cluster.local.", z.Snapshot().Serial()))
+	if err := z.UpsertService(clusterIP("default", "new", nil, "10.96.9.9")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	live.await(t, "after a change", notifyOf("cluster.local.", z.Snapshot().Serial()))
+	// The dead one's tries take 2 s + 2 s + 4 s + 2 s: the live one must
+	// not wait for them.
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the live secondary heard of the change after %v", took)
+	}
+}
