@@ -17,7 +17,9 @@ const advertisedUDPSize = 1232
 
 // Answer returns the response to r as ServeDNS would send it over TCP, before
 // any truncation; nil means r must be dropped (it is itself a response, or
-// nil). It is what ServeDNS writes, exposed for in-process use and for tests.
+// nil). It is what ServeDNS writes, exposed for in-process use and for
+// tests, but for zone transfers, which only ServeDNS serves (as a stream of
+// messages): Answer refuses them.
 func (h *Handler) Answer(r *mdns.Msg) *mdns.Msg {
 	if r == nil {
 		return nil
@@ -48,6 +50,15 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 			m.Rcode = mdns.RcodeBadVers
 			return m
 		}
+	}
+	if t := r.IsTsig(); t != nil {
+		// slicedns holds no TSIG keys: NOTAUTH with TSIG error BADKEY,
+		// unsigned (RFC 8945 5.2.2), rather than an unsigned answer the
+		// client could not verify.
+		m.Rcode = mdns.RcodeNotAuth
+		m.Extra = append(m.Extra, &mdns.TSIG{Hdr: mdns.RR_Header{Name: t.Hdr.Name, Rrtype: mdns.TypeTSIG, Class: mdns.ClassANY},
+			Algorithm: t.Algorithm, TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: r.Id, Error: mdns.RcodeBadKey})
+		return m
 	}
 	if r.Opcode != mdns.OpcodeQuery {
 		m.Rcode = mdns.RcodeNotImplemented

@@ -131,7 +131,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	}
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder,
-		transferTo: slices.Clone(opts.TransferTo), transfers: make(chan struct{}, maxTransfers)}
+		transferTo: transferPrefixes(opts.TransferTo), transfers: make(chan struct{}, maxTransfers)}
 	if opts.NSID != "" {
 		h.nsid = nsidHex(opts.NSID)
 	}

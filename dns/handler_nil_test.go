@@ -62,3 +62,20 @@ func TestHandlerNilInputs(t *testing.T) {
 		t.Errorf("a writer without an address got %v", w.msg)
 	}
 }
+
+// TestTSIGBadKey: slicedns has no TSIG keys, so a signed query gets NOTAUTH
+// with TSIG error BADKEY, unsigned (RFC 8945 5.2.2), over both transports.
+func TestTSIGBadKey(t *testing.T) {
+	addr := startHandler(t, dns.NewHandler(fixture(t), dns.Options{}))
+	for _, network := range []string{"udp", "tcp"} {
+		q := query("my-db.default.svc.cluster.local.", mdns.TypeA)
+		q.SetEdns0(1232, false)
+		q.SetTsig("key.example.", mdns.HmacSHA256, 300, time.Now().Unix())
+		r := unpack(t, rawExchange(t, network, addr, packed(t, q), 2*time.Second))
+		tsig := r.IsTsig()
+		if r.Rcode != mdns.RcodeNotAuth || tsig == nil || tsig.Error != mdns.RcodeBadKey || tsig.MAC != "" ||
+			tsig.Hdr.Name != "key.example." || len(r.Answer) != 0 || r.IsEdns0() == nil {
+			t.Errorf("%s: %v", network, r)
+		}
+	}
+}

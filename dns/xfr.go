@@ -26,8 +26,8 @@ import (
 // Server's WriteTimeout (a client that stopped reading), which ends it. IXFR is answered with the whole zone
 // (RFC 1995 4 allows it), or with the SOA alone when the client's serial is
 // current; over UDP always with the SOA alone, which tells the client to
-// come back over TCP. TSIG is not supported: a signed request is refused
-// rather than answered unsigned.
+// come back over TCP. TSIG is not supported: a signed request gets NOTAUTH
+// with TSIG error BADKEY, as every signed query does (RFC 8945 5.2.2).
 
 // maxTransfers bounds the transfers served at once; more are refused, as
 // BIND's transfers-out limit does, so that a secondary stuck in a retry loop
@@ -46,6 +46,31 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 	if !ok {
 		return false
 	}
+	snap := h.snapshot()
+	if snap == nil {
+		return false // not ready: answer() says SERVFAIL
+	}
+	start := time.Now()
+	t := transfer{h: h, w: w, r: r, z: z}
+	if r.Question[0].Qtype == mdns.TypeIXFR {
+		// The SOA alone, to a client that is current or asks over UDP
+		// (RFC 1995 4): cheap, so it takes no slot and logs at Debug only
+		// (a spoofed UDP source could otherwise fill the log).
+		have, ok := ixfrSerial(r)
+		if !ok || !isTCP(w) || !zone.SerialNewer(snap.HandOutSerial(), have) {
+			m := t.reply()
+			if ok {
+				m.Answer = []mdns.RR{t.soa(snap)}
+			} else {
+				m.Rcode = mdns.RcodeFormatError // the client's SOA is required (RFC 1995 3)
+			}
+			t.write(m)
+			h.m.observe(mdns.TypeIXFR, m.Rcode, time.Since(start))
+			h.log.Debug("IXFR answered with the SOA", zap.String("zone", z.fqdn), zap.String("client", w.RemoteAddr().String()),
+				zap.Uint32("client_serial", have), zap.String("rcode", mdns.RcodeToString[m.Rcode]))
+			return true
+		}
+	}
 	select {
 	case h.transfers <- struct{}{}:
 		defer func() { <-h.transfers }()
@@ -54,13 +79,6 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 			zap.Int("max", maxTransfers))
 		return false
 	}
-	start := time.Now()
-	snap := h.snapshot()
-	if snap == nil {
-		return false // not ready: answer() says SERVFAIL
-	}
-	tcp := isTCP(w)
-	t := transfer{h: h, w: w, r: r, z: z}
 	defer func() {
 		if v := recover(); v != nil {
 			h.recovered(v, r.Question[0].Name)
@@ -83,11 +101,6 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 		h.m.observe(r.Question[0].Qtype, rcode, time.Since(start))
 		h.logTransfer(&t, snap, time.Since(start))
 	}()
-	if q := r.Question[0]; q.Qtype == mdns.TypeIXFR && (!tcp || !zone.SerialNewer(snap.HandOutSerial(), ixfrSerial(r))) {
-		t.add(t.soa(snap))
-		t.flush()
-		return true
-	}
 	t.zone(snap)
 	return true
 }
@@ -102,7 +115,7 @@ func (h *Handler) transferZone(w mdns.ResponseWriter, r *mdns.Msg) (servedZone, 
 	if q.Qtype != mdns.TypeAXFR && q.Qtype != mdns.TypeIXFR || q.Qclass != mdns.ClassINET {
 		return servedZone{}, false
 	}
-	if !h.transferAllowed(w.RemoteAddr()) || r.IsTsig() != nil {
+	if !h.transferAllowed(w.RemoteAddr()) || r.IsTsig() != nil { // answer() says BADKEY to TSIG
 		return servedZone{}, false
 	}
 	if opt := r.IsEdns0(); opt != nil && (opt.Version() != 0 || optCount(r.Extra) > 1) {
@@ -116,6 +129,23 @@ func (h *Handler) transferZone(w mdns.ResponseWriter, r *mdns.Msg) (servedZone, 
 		return servedZone{}, false
 	}
 	return z, true
+}
+
+// transferPrefixes are Options.TransferTo as clients' addresses are
+// compared with them: masked, and IPv4 in IPv4 form (a client on a
+// dual-stack socket is unmapped).
+func transferPrefixes(in []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range in {
+		a, bits := p.Addr(), p.Bits()
+		if a.Is4In6() && bits >= 96 {
+			a, bits = a.Unmap(), bits-96
+		}
+		if q, err := a.Prefix(bits); err == nil {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 func (h *Handler) transferAllowed(addr net.Addr) bool {
@@ -136,14 +166,14 @@ func (h *Handler) transferAllowed(addr net.Addr) bool {
 }
 
 // ixfrSerial is the serial of the SOA an IXFR query carries in its
-// authority section: the version the client holds. 0 when it has none.
-func ixfrSerial(r *mdns.Msg) uint32 {
+// authority section: the version the client holds.
+func ixfrSerial(r *mdns.Msg) (uint32, bool) {
 	for _, rr := range r.Ns {
 		if soa, ok := rr.(*mdns.SOA); ok {
-			return soa.Serial
+			return soa.Serial, true
 		}
 	}
-	return 0
+	return 0, false
 }
 
 // A transfer is one zone transfer being written: records are gathered into

@@ -100,3 +100,20 @@ func TestTransferToStalledClient(t *testing.T) {
 		t.Errorf("Shutdown with a stalled client connected: %v", err)
 	}
 }
+
+func TestTransferPrefixes(t *testing.T) {
+	got := transferPrefixes([]netip.Prefix{
+		netip.MustParsePrefix("::ffff:10.0.0.0/104"), // 10.0.0.0/8 written as IPv6
+		netip.MustParsePrefix("192.0.2.7/24"), // unmasked
+		netip.MustParsePrefix("2001:db8::/32"),
+	})
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"),
+		netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/32")}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("transferPrefixes = %v, want %v", got, want)
+	}
+	h := NewHandler(zone.New(), Options{TransferTo: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
+	if !h.transferAllowed(&net.TCPAddr{IP: net.ParseIP("10.1.2.3")}) || h.transferAllowed(&net.TCPAddr{IP: net.ParseIP("11.1.2.3")}) {
+		t.Error("an IPv4 client against a mapped IPv4 prefix")
+	}
+}

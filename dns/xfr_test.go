@@ -186,6 +186,13 @@ func TestTransferIXFR(t *testing.T) {
 		t.Errorf("IXFR from an older serial: %d records; AXFR %d", len(rrs), len(full))
 	}
 
+	// Without the client's SOA: FORMERR (RFC 1995 3).
+	bare := new(mdns.Msg)
+	bare.SetQuestion("cluster.local.", mdns.TypeIXFR)
+	if r, _, err := c.Exchange(bare, addr); err != nil || r.Rcode != mdns.RcodeFormatError {
+		t.Errorf("IXFR without an SOA: %v, %v", r, err)
+	}
+
 	// Over UDP, whatever the serial: the SOA, telling the client to use TCP
 	// (RFC 1995 4).
 	u := &mdns.Client{Net: "udp"}
@@ -232,7 +239,7 @@ func TestTransferRefused(t *testing.T) {
 		{"not a zone apex", allowed, "tcp", axfrQuery("default.svc.cluster.local."), mdns.RcodeRefused},
 		{"reverse zone", allowed, "tcp", axfrQuery("in-addr.arpa."), mdns.RcodeRefused},
 		{"outside the zones", allowed, "tcp", axfrQuery("example.com."), mdns.RcodeRefused},
-		{"TSIG", allowed, "tcp", signed, mdns.RcodeRefused},
+		{"TSIG", allowed, "tcp", signed, mdns.RcodeNotAuth}, // with BADKEY: TestTSIGBadKey
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			pkt, err := tt.q.Pack()

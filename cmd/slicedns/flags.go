@@ -185,7 +185,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("--notify: %v", err)
 	}
 	for _, t := range c.notify {
-		if !slices.ContainsFunc(c.transferTo, func(p netip.Prefix) bool { return p.Contains(t.Addr()) }) {
+		if !slices.ContainsFunc(c.transferTo, func(p netip.Prefix) bool { return p.Contains(t.Addr().WithZone("")) }) {
 			return nil, fmt.Errorf("--notify %s: the secondary could not transfer the zone it is told of; add its address to --allow-transfer", t)
 		}
 	}
