@@ -104,7 +104,7 @@ func TestTransferToStalledClient(t *testing.T) {
 func TestTransferPrefixes(t *testing.T) {
 	got := transferPrefixes([]netip.Prefix{
 		netip.MustParsePrefix("::ffff:10.0.0.0/104"), // 10.0.0.0/8 written as IPv6
-		netip.MustParsePrefix("192.0.2.7/24"), // unmasked
+		netip.MustParsePrefix("192.0.2.7/24"),        // unmasked
 		netip.MustParsePrefix("2001:db8::/32"),
 	})
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"),
