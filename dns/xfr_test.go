@@ -259,21 +259,37 @@ func TestTransferRefused(t *testing.T) {
 }
 
 // TestTransferSeesOneSnapshot: writes during a transfer do not show in it.
+// Services churn-0, churn-1, ... are added in order while the zone goes
+// out, so one snapshot holds churn-0 to churn-k for some k; a transfer that
+// read the zone as it went (a name here, the next in a later state) would
+// hold a later churn Service without an earlier one, since names go out in
+// no particular order.
 func TestTransferSeesOneSnapshot(t *testing.T) {
 	z := zone.New()
 	sized(t, z, "big", 3000, 44)
 	addr := startHandler(t, dns.NewHandler(z, dns.Options{TransferTo: loopback}))
-	done := make(chan struct{})
+	done, stop := make(chan struct{}), make(chan struct{})
+	added := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := range 200 {
+		for i := 0; ; i++ {
 			if err := z.UpsertService(clusterIP("default", fmt.Sprintf("churn-%d", i), nil, "10.96.8.1")); err != nil {
 				t.Error(err)
 				return
 			}
+			if i == 20 {
+				close(added) // churning: the transfer starts now
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
 		}
 	}()
+	<-added
 	rrs, _, err := axfr(t, addr, axfrQuery("cluster.local."))
+	close(stop)
 	<-done
 	if err != nil {
 		t.Fatal(err)
@@ -285,8 +301,9 @@ func TestTransferSeesOneSnapshot(t *testing.T) {
 		}
 	}
 	serial := rrs[0].(*mdns.SOA).Serial
-	// The churn Services are named in order: a snapshot holds a prefix of
-	// them, the one its serial says.
+	if churn < 20 {
+		t.Fatalf("the transfer holds %d churn Services; at least 20 were added before it", churn)
+	}
 	for i := range churn {
 		if !slices.ContainsFunc(rrs, func(rr mdns.RR) bool {
 			return rr.Header().Name == fmt.Sprintf("churn-%d.default.svc.cluster.local.", i)

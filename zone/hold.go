@@ -19,7 +19,8 @@ import (
 // Holds nest: each Hold needs its Release, and the batch is published at
 // the last one. Two sources that load into one zone at once (two folders,
 // or a folder and a cluster) each hold it, and neither's Release publishes
-// the other's half-loaded state.
+// the other's half-loaded state; by the same token, a source that never
+// releases (one whose cluster never lists) holds every other's writes back.
 func (z *Zone) Hold() {
 	z.mu.Lock()
 	defer z.mu.Unlock()
