@@ -107,7 +107,10 @@ func parseDst(ctl []byte) queryDst {
 // putSrc writes into c the control message that sends an answer from d and
 // returns its length, 0 when d is the zero queryDst. An IPv4 address goes
 // as IP_PKTINFO whichever the socket's family: Linux takes it on a
-// dual-stack socket for a mapped destination.
+// dual-stack socket for a mapped destination. The length is the message's
+// own, without the padding after it: sendmsg copies up to 36 bytes of
+// control messages to its stack and allocates for more, and the IPv6 one
+// is 36 bytes padded to 40.
 func putSrc(c *srcControl, d queryDst) int {
 	switch {
 	case !d.addr.IsValid():
@@ -119,7 +122,7 @@ func putSrc(c *srcControl, d queryDst) int {
 		// No interface: with one the kernel would take that
 		// interface's primary address instead of Spec_dst.
 		c4.info = unix.Inet4Pktinfo{Spec_dst: d.addr.As4()}
-		return unix.CmsgSpace(unix.SizeofInet4Pktinfo)
+		return unix.CmsgLen(unix.SizeofInet4Pktinfo)
 	default:
 		c.hdr.Level, c.hdr.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
 		c.hdr.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
@@ -129,7 +132,7 @@ func putSrc(c *srcControl, d queryDst) int {
 			// elsewhere routing picks the way out, as for any answer.
 			c.info.Ifindex = d.ifindex
 		}
-		return unix.CmsgSpace(unix.SizeofInet6Pktinfo)
+		return unix.CmsgLen(unix.SizeofInet6Pktinfo)
 	}
 }
 
