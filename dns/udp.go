@@ -103,7 +103,15 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) er
 		if served%yieldEvery == yieldEvery-1 {
 			runtime.Gosched()
 		}
-		n, ctlLen, _, from, err := conn.ReadMsgUDPAddrPort(buf, ctl)
+		var n, ctlLen int
+		var from netip.AddrPort
+		var err error
+		if ctl != nil {
+			n, ctlLen, _, from, err = conn.ReadMsgUDPAddrPort(buf, ctl)
+		} else {
+			// Bound to one address: read as ever, with recvfrom.
+			n, from, err = conn.ReadFromUDPAddrPort(buf)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
