@@ -43,23 +43,35 @@ func sized(t testing.TB, z *zone.Zone, name string, n int, net byte) {
 // 5-endpoint "small" Service on 127.0.0.1 and stops the server after the test.
 func startServer(t *testing.T) string {
 	t.Helper()
+	return startHandler(t, dns.NewHandler(serverZone(t), dns.Options{}))
+}
+
+// serverZone is startServer's zone.
+func serverZone(t *testing.T) *zone.Zone {
+	t.Helper()
 	z := zone.New()
 	sized(t, z, "big", 300, 44)
 	sized(t, z, "mid", 19, 45)
 	sized(t, z, "small", 5, 46)
-	return startHandler(t, dns.NewHandler(z, dns.Options{}))
+	return z
 }
 
 // startHandler serves h on 127.0.0.1 and stops the server after the test.
 func startHandler(t *testing.T, h mdns.Handler) string {
 	t.Helper()
-	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: h, ReadTimeout: time.Second}
+	return startHandlerAt(t, "127.0.0.1:0", h)
+}
+
+// startHandlerAt serves h on addr and stops the server after the test.
+func startHandlerAt(t *testing.T, addr string, h mdns.Handler) string {
+	t.Helper()
+	srv := &dns.Server{Addr: addr, Handler: h, ReadTimeout: time.Second}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
-	addr := srv.LocalAddr().String()
+	addr = srv.LocalAddr().String()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

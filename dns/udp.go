@@ -35,9 +35,45 @@ func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 			return nil, err
 		}
 		conns = append(conns, pc.(*net.UDPConn))
+		if wantsDst(conns[i]) {
+			if err := enableDstInfo(conns[i]); err != nil {
+				for _, c := range conns {
+					c.Close()
+				}
+				return nil, err
+			}
+		}
 		addr = pc.LocalAddr().String()
 	}
 	return conns, nil
+}
+
+// wantsDst reports whether conn is bound to a wildcard address, where each
+// answer must name the address its query was sent to as its source (see
+// udp_pktinfo_linux.go).
+func wantsDst(conn *net.UDPConn) bool {
+	a, ok := conn.LocalAddr().(*net.UDPAddr)
+	return dstInfoSupported && ok && a.IP.IsUnspecified()
+}
+
+// queryDst is the address a query on a wildcard socket was sent to, which
+// its answer leaves from; the zero value leaves it to routing (a socket
+// bound to one address, or nothing known). ifindex is the interface it
+// came in on.
+type queryDst struct {
+	addr    netip.Addr
+	ifindex uint32
+}
+
+// writeFrom sends b to to, from dst; c is where the control message saying
+// so is made.
+func writeFrom(conn *net.UDPConn, b []byte, to netip.AddrPort, dst queryDst, c *srcControl) (int, error) {
+	n := putSrc(c, dst)
+	if n == 0 {
+		return conn.WriteToUDPAddrPort(b, to)
+	}
+	written, _, err := conn.WriteMsgUDPAddrPort(b, srcBytes(c, n), to)
+	return written, err
 }
 
 // yieldEvery is how many packets a UDP reader handles between yields while
@@ -58,11 +94,24 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) er
 	buf := make([]byte, mdns.MaxMsgSize)
 	out := make([]byte, 0, mdns.MaxMsgSize)
 	var q wireQuery
+	var ctl []byte // the control messages of a query, on a wildcard socket
+	if wantsDst(conn) {
+		ctl = newDstControl()
+	}
+	var src srcControl
 	for served := 0; ; served++ {
 		if served%yieldEvery == yieldEvery-1 {
 			runtime.Gosched()
 		}
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		var n, ctlLen int
+		var from netip.AddrPort
+		var err error
+		if ctl != nil {
+			n, ctlLen, _, from, err = conn.ReadMsgUDPAddrPort(buf, ctl)
+		} else {
+			// Bound to one address: read as ever, with recvfrom.
+			n, from, err = conn.ReadFromUDPAddrPort(buf)
+		}
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
@@ -75,15 +124,19 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) er
 			continue
 		}
 		req := buf[:n]
+		var dst queryDst
+		if ctl != nil {
+			dst = parseDst(ctl[:ctlLen])
+		}
 		if fast != nil && parseQuery(req, &q) {
 			start := time.Now()
 			if resp, rcode, ok := fast.fastAnswerGuarded(req, &q, out); ok {
-				conn.WriteToUDPAddrPort(resp, from)
+				writeFrom(conn, resp, from, dst, &src)
 				fast.m.observe(q.qtype, rcode, time.Since(start))
 				continue
 			}
 		}
-		slow.serve(conn, req, from, handler)
+		slow.serve(conn, req, from, dst, handler)
 	}
 }
 
@@ -105,7 +158,7 @@ type slowQueries struct {
 
 // serve answers a copy of req on a goroutine of its own, unless the bound
 // is reached.
-func (s *slowQueries) serve(conn *net.UDPConn, req []byte, from netip.AddrPort, handler mdns.Handler) {
+func (s *slowQueries) serve(conn *net.UDPConn, req []byte, from netip.AddrPort, dst queryDst, handler mdns.Handler) {
 	if s.inFlight.Add(1) > s.max {
 		s.inFlight.Add(-1)
 		s.m.overloaded()
@@ -114,18 +167,18 @@ func (s *slowQueries) serve(conn *net.UDPConn, req []byte, from netip.AddrPort, 
 	pkt := append([]byte(nil), req...)
 	go func() {
 		defer s.inFlight.Add(-1)
-		serveSlowUDP(conn, pkt, from, handler)
+		serveSlowUDP(conn, pkt, from, dst, handler)
 	}()
 }
 
 // serveSlowUDP mirrors miekg/dns's server: a packet too short for a header,
 // or a response, is dropped (answering could amplify an attack); one that
 // does not unpack gets FORMERR.
-func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, handler mdns.Handler) {
+func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, dst queryDst, handler mdns.Handler) {
 	if len(pkt) < headerLen || binary.BigEndian.Uint16(pkt[2:])&flagQR != 0 {
 		return
 	}
-	w := &udpWriter{conn: conn, to: from}
+	w := &udpWriter{conn: conn, to: from, dst: dst}
 	req := new(mdns.Msg)
 	if err := req.Unpack(pkt); err != nil {
 		w.Write(formErr(pkt))
@@ -149,11 +202,21 @@ func formErr(pkt []byte) []byte {
 type udpWriter struct {
 	conn *net.UDPConn
 	to   netip.AddrPort
+	dst  queryDst
+	src  srcControl
 }
 
 var _ mdns.ResponseWriter = (*udpWriter)(nil)
 
-func (w *udpWriter) LocalAddr() net.Addr  { return w.conn.LocalAddr() }
+// LocalAddr is where the query was sent: on a wildcard socket, not the
+// socket's own address.
+func (w *udpWriter) LocalAddr() net.Addr {
+	la := w.conn.LocalAddr()
+	if a, ok := la.(*net.UDPAddr); ok && w.dst.addr.IsValid() {
+		return &net.UDPAddr{IP: w.dst.addr.AsSlice(), Port: a.Port}
+	}
+	return la
+}
 func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.to) }
 func (w *udpWriter) WriteMsg(m *mdns.Msg) error {
 	b, err := m.Pack()
@@ -163,7 +226,7 @@ func (w *udpWriter) WriteMsg(m *mdns.Msg) error {
 	_, err = w.Write(b)
 	return err
 }
-func (w *udpWriter) Write(b []byte) (int, error) { return w.conn.WriteToUDPAddrPort(b, w.to) }
+func (w *udpWriter) Write(b []byte) (int, error) { return writeFrom(w.conn, b, w.to, w.dst, &w.src) }
 func (w *udpWriter) Close() error                { return nil }
 func (w *udpWriter) TsigStatus() error           { return nil }
 func (w *udpWriter) TsigTimersOnly(bool)         {}

@@ -51,6 +51,12 @@ type udpBatcher struct {
 	wire   []byte // the answers of one batch, back to back
 	nOut   int
 
+	// On a wildcard socket (dst), where each query was sent, and the
+	// control messages that send its answer from there.
+	dst    bool
+	inCtl  [udpBatch][dstControlWords]uint64
+	outCtl [udpBatch]srcControl
+
 	// State of the system calls in flight, and the calls themselves as
 	// func values made once: a closure handed to RawConn.Read or Write
 	// escapes, and made per batch it would allocate per batch.
@@ -63,9 +69,13 @@ func newUDPBatcher(conn *net.UDPConn) *udpBatcher {
 	b := &udpBatcher{conn: conn, bufs: make([]byte, udpBatch*udpQuerySize),
 		wire: make([]byte, 0, udpBatch*advertisedUDPSize)}
 	b.recv, b.send = b.recvmmsg, b.sendmmsg
+	b.dst = wantsDst(conn)
 	for i := range b.in {
 		b.inIov[i].Base = &b.bufs[i*udpQuerySize]
 		b.in[i].hdr.Name = (*byte)(unsafe.Pointer(&b.from[i]))
+		if b.dst {
+			b.in[i].hdr.Control = (*byte)(unsafe.Pointer(&b.inCtl[i]))
+		}
 		b.in[i].hdr.Iov = &b.inIov[i]
 		b.in[i].hdr.SetIovlen(1)
 		b.out[i].hdr.Iov = &b.outIov[i]
@@ -80,6 +90,9 @@ func (b *udpBatcher) read(rc syscall.RawConn) (int, error) {
 		b.inIov[i].SetLen(udpQuerySize)
 		b.in[i].hdr.Namelen = uint32(unsafe.Sizeof(b.from[i]))
 		b.in[i].hdr.Flags = 0
+		if b.dst {
+			b.in[i].hdr.SetControllen(int(unsafe.Sizeof(b.inCtl[i])))
+		}
 	}
 	b.got, b.errno = 0, 0
 	err := rc.Read(b.recv)
@@ -119,7 +132,8 @@ func (b *udpBatcher) reply(i int, resp []byte) {
 	if len(resp) > cap(b.wire)-len(b.wire) {
 		// Not expected (answers over UDP fit advertisedUDPSize), but then
 		// it is sent on its own rather than cut.
-		b.conn.WriteToUDPAddrPort(resp, b.sender(i))
+		var c srcControl
+		writeFrom(b.conn, resp, b.sender(i), b.queryDst(i), &c)
 		return
 	}
 	start := len(b.wire)
@@ -128,7 +142,24 @@ func (b *udpBatcher) reply(i int, resp []byte) {
 	b.outIov[b.nOut].Base = &b.wire[start]
 	b.outIov[b.nOut].SetLen(len(resp))
 	o.hdr.Name, o.hdr.Namelen = b.in[i].hdr.Name, b.in[i].hdr.Namelen
+	if b.dst {
+		n := putSrc(&b.outCtl[b.nOut], b.queryDst(i))
+		o.hdr.Control = nil
+		if n > 0 {
+			o.hdr.Control = (*byte)(unsafe.Pointer(&b.outCtl[b.nOut]))
+		}
+		o.hdr.SetControllen(n)
+	}
 	b.nOut++
+}
+
+// queryDst is where query i was sent, on a wildcard socket.
+func (b *udpBatcher) queryDst(i int) queryDst {
+	if !b.dst {
+		return queryDst{}
+	}
+	ctl := unsafe.Slice((*byte)(unsafe.Pointer(&b.inCtl[i])), b.in[i].hdr.Controllen)
+	return parseDst(ctl)
 }
 
 // flush sends the queued answers. A message the kernel refuses (say, to an
@@ -227,7 +258,7 @@ func serveUDP(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) error 
 					continue
 				}
 			}
-			slow.serve(conn, req, b.sender(i), handler)
+			slow.serve(conn, req, b.sender(i), b.queryDst(i), handler)
 		}
 		b.flush(rc)
 	}
