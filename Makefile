@@ -7,7 +7,7 @@ DNS_ADDR  ?= 127.0.0.1:5353
 HTTP_ADDR ?= 127.0.0.1:8080
 MANIFESTS ?= testdata/demo
 
-.PHONY: all build run test test-unit deps deps-tools deps-kube bench vet fmt clean
+.PHONY: all build run test test-unit deps deps-tools deps-kube bench vet cross fmt clean
 
 all: build
 
@@ -30,10 +30,18 @@ deps-kube:
 vet:
 	$(GO) vet ./...
 
+# cross builds the command and the library packages for the other systems
+# people run them on (a laptop with macOS, Windows): SO_REUSEPORT and the
+# socket options differ there, and nothing else would notice a break.
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/slicedns
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/slicedns
+	GOOS=freebsd GOARCH=amd64 $(GO) build ./dns ./zone ./watch
+
 # The kube-apiserver tests find the binaries through SLICEDNS_KUBE_BIN. The
 # race detector runs over the packages whose readers and writers share
 # snapshots (-short: without the API server, which the first run covers).
-test: deps vet
+test: deps vet cross
 	SLICEDNS_KUBE_BIN=$$(./hack/kube/build.sh 2>/dev/null) $(GO) test -count=1 -timeout 25m ./...
 	$(GO) test -count=1 -short -race ./zone ./dns ./watch
 

@@ -15,16 +15,18 @@ import (
 )
 
 // listenUDP opens n UDP sockets on addr with SO_REUSEPORT, so the kernel
-// spreads queries over one serving goroutine per core. The first socket
-// fixes the port when addr asks for port 0.
+// spreads queries over one serving goroutine per core (one socket where
+// the system has no SO_REUSEPORT). The first socket fixes the port when
+// addr asks for port 0.
 func listenUDP(addr string, n int) ([]*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
-		})
+		err := c.Control(func(fd uintptr) { serr = reusePort(fd) })
 		return errors.Join(err, serr)
 	}}
+	if !reusePortSupported {
+		n = 1
+	}
 	var conns []*net.UDPConn
 	for i := 0; i < n; i++ {
 		pc, err := lc.ListenPacket(context.Background(), "udp", addr)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command fixed is a DNS responder that answers every query with one fixed A
 // record, reading nothing of the query but its header: the ceiling of a Go
 // UDP serving loop on this machine, to compare slicedns's throughput with.
@@ -9,7 +11,8 @@
 // dnsperf -e) gets the header only, no answer: the responder does not parse
 // where the question ends.
 //
-// It prints "listening ADDR" on stdout once its sockets are bound.
+// It prints "listening ADDR" on stdout once its sockets are bound. It is
+// built for Linux, where the bench runs.
 package main
 
 import (
@@ -23,6 +26,8 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -49,7 +54,7 @@ func listen(addr string, n int) ([]*net.UDPConn, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, 0xf /* SO_REUSEPORT */, 1)
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
 		})
 		return errors.Join(err, serr)
 	}}
