@@ -1,8 +1,8 @@
-//go:build !(linux || darwin || freebsd || netbsd || openbsd || dragonfly)
+//go:build !linux
 
 package dns
 
-// Elsewhere (Windows, Solaris, ...) one socket serves UDP.
+// Elsewhere one socket serves UDP (see reuseport_linux.go).
 const reusePortSupported = false
 
 func reusePort(uintptr) error { return nil }

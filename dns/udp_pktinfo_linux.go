@@ -78,8 +78,10 @@ func newDstControl() []byte {
 
 // parseDst reads the destination of a query from the control messages the
 // kernel wrote into ctl (aligned, as newDstControl's and udpBatcher's are).
-// IP_PKTINFO wins over a mapped IPV6_PKTINFO; a multicast destination, or
-// none, gives the zero queryDst, and the answer leaves as routing has it.
+// IP_PKTINFO wins over a mapped IPV6_PKTINFO; its spec_dst is the local
+// address to answer from, a unicast one even for a query sent to a
+// broadcast or multicast address. An IPv6 multicast destination, or none,
+// gives the zero queryDst, and the answer leaves as routing has it.
 func parseDst(ctl []byte) queryDst {
 	var d queryDst
 	for len(ctl) >= unix.SizeofCmsghdr {
