@@ -54,7 +54,9 @@ func (h *Handler) answer(r *mdns.Msg) *mdns.Msg {
 	if t := r.IsTsig(); t != nil {
 		// slicedns holds no TSIG keys: NOTAUTH with TSIG error BADKEY,
 		// unsigned (RFC 8945 5.2.2), rather than an unsigned answer the
-		// client could not verify.
+		// client could not verify. Names it would forward get it too: its
+		// Forwarder cannot pass a signed message on unchanged (RFC 8945
+		// 5.5), and did answer SERVFAIL.
 		m.Rcode = mdns.RcodeNotAuth
 		m.Extra = append(m.Extra, &mdns.TSIG{Hdr: mdns.RR_Header{Name: t.Hdr.Name, Rrtype: mdns.TypeTSIG, Class: mdns.ClassANY},
 			Algorithm: t.Algorithm, TimeSigned: t.TimeSigned, Fudge: t.Fudge, OrigId: r.Id, Error: mdns.RcodeBadKey})

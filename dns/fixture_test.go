@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
@@ -110,6 +111,12 @@ func fixture(t testing.TB) *zone.Zone {
 	}
 	objs = append(objs, slice("default", "wide-1", "wide", zone.IPv4, http, wide...))
 	return newZone(t, objs...)
+}
+
+// settle waits until the second of z's last change is over, when its
+// serial is the one handed to secondaries (zone.Snapshot.HandOutSerial).
+func settle(z *zone.Zone) {
+	time.Sleep(time.Until(time.Unix(int64(z.Snapshot().Serial())+1, 0)))
 }
 
 // recorder is a ResponseWriter that keeps what the handler wrote.

@@ -380,3 +380,25 @@ func TestForwardedOPT(t *testing.T) {
 		t.Errorf("a query without EDNS0 got %v", r)
 	}
 }
+
+// TestForwardSignedQuery: a TSIG-signed query gets BADKEY for a name it
+// would forward too: the Forwarder cannot pass the signed message on
+// unchanged, and the upstream hears nothing of it.
+func TestForwardSignedQuery(t *testing.T) {
+	var asked atomic.Bool
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		asked.Store(true)
+		answerA("192.0.2.1")(w, r)
+	})
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: newForwarder(t, nil, time.Second, up.addr)})
+	for _, name := range []string{"www.example.org.", "my-db.default.svc.cluster.local."} {
+		q := query(name, mdns.TypeA)
+		q.SetTsig("key.example.", mdns.HmacSHA256, 300, time.Now().Unix())
+		if r := h.Answer(q); r.Rcode != mdns.RcodeNotAuth || r.IsTsig() == nil || r.IsTsig().Error != mdns.RcodeBadKey {
+			t.Errorf("%s signed: %v", name, r)
+		}
+	}
+	if asked.Load() {
+		t.Error("a signed query went upstream")
+	}
+}

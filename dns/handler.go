@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -112,6 +113,7 @@ type Handler struct {
 	// transfer being served.
 	transferTo []netip.Prefix
 	transfers  chan struct{}
+	busyLogged *atomic.Int64 // when transferBusy last logged, Unix ns; shared by Explain's copy
 }
 
 // servedZone is a zone apex in the two spellings the handler needs.
@@ -131,7 +133,8 @@ func NewHandler(src Source, opts Options) *Handler {
 	}
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder,
-		transferTo: transferPrefixes(opts.TransferTo), transfers: make(chan struct{}, maxTransfers)}
+		transferTo: transferPrefixes(opts.TransferTo), transfers: make(chan struct{}, maxTransfers),
+		busyLogged: new(atomic.Int64)}
 	if opts.NSID != "" {
 		h.nsid = nsidHex(opts.NSID)
 	}

@@ -22,7 +22,8 @@ import (
 // (and once when the handler is first ready, for secondaries that kept an
 // older copy across a restart), sends a NOTIFY for each forward zone to
 // each target over UDP, trying three times until acknowledged (waiting one
-// Timeout, then two, between tries). Changes
+// Timeout, then two, between tries), and again every 30 s while the
+// target does not acknowledge. Changes
 // within one Interval are told as one. Writers never wait on it.
 type Notifier struct {
 	// Handler is the handler whose zones are told of; its Ready gates the
@@ -30,7 +31,8 @@ type Notifier struct {
 	Handler *Handler
 	// Targets are the secondaries' addresses, "ip:port".
 	Targets []netip.AddrPort
-	// Interval between looks at the serial. Default 1s.
+	// Interval between looks at the serial. Default 1s; from a second up,
+	// looks come just after the second starts.
 	Interval time.Duration
 	// Timeout for each try. Default 2s.
 	Timeout time.Duration
@@ -82,45 +84,73 @@ func (n *Notifier) Run(ctx context.Context) {
 // tell notifies target of each new serial of zones until ctx ends.
 func (n *Notifier) tell(ctx context.Context, target netip.AddrPort, zones []servedZone, log *zap.Logger) {
 	h := n.Handler
+	var last uint32
+	told, failing := false, false
+	var retryAt time.Time
+	wait := time.NewTimer(0)
+	defer wait.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wait.C:
+		}
+		wait.Reset(n.untilNextLook())
+		snap := h.snapshot()
+		if snap == nil {
+			continue
+		}
+		// The serial a secondary is handed is the zone's once its second
+		// is over (zone.Snapshot.HandOutSerial); looking just after each
+		// second starts, it nearly always is, so one change is one NOTIFY.
+		serial := snap.HandOutSerial()
+		if told && serial == last && !(failing && time.Now().After(retryAt)) {
+			continue
+		}
+		last, told = serial, true
+		var errs []error
+		for _, z := range zones {
+			soa := h.soa(z, snap)
+			soa.Serial = serial
+			if err := n.notify(ctx, target, soa); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
+			}
+		}
+		err := errors.Join(errs...)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			log.Warn("secondary did not acknowledge NOTIFY; told again every 30 s until it does, or at its next refresh it asks", zap.Stringer("target", target),
+				zap.Uint32("serial", serial), zap.Error(err))
+		case err == nil && failing:
+			log.Info("secondary acknowledges NOTIFY again", zap.Stringer("target", target), zap.Uint32("serial", serial))
+		case err == nil:
+			log.Debug("secondary notified", zap.Stringer("target", target), zap.Uint32("serial", serial))
+		}
+		failing = err != nil
+		retryAt = time.Now().Add(notifyRetry)
+	}
+}
+
+// notifyRetry is how long a secondary that did not acknowledge waits for
+// the same NOTIFY again (a secondary down at start would otherwise hear
+// nothing until the next change).
+const notifyRetry = 30 * time.Second
+
+// untilNextLook is the wait before the next look at the serial: Interval,
+// or with an Interval of a second or more, until 20 ms past the second it
+// ends in, when the serial of a change in the second before can go out.
+func (n *Notifier) untilNextLook() time.Duration {
 	interval := n.Interval
 	if interval <= 0 {
 		interval = time.Second
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	var last uint32
-	told, failing := false, false
-	for {
-		if snap := h.snapshot(); snap != nil && (!told || snap.Serial() != last) {
-			last, told = snap.HandOutSerial(), true
-			var errs []error
-			for _, z := range zones {
-				soa := h.soa(z, snap)
-				soa.Serial = last
-				if err := n.notify(ctx, target, soa); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", z.fqdn, err))
-				}
-			}
-			err := errors.Join(errs...)
-			switch {
-			case ctx.Err() != nil:
-				return
-			case err != nil && !failing:
-				log.Warn("secondary did not acknowledge NOTIFY; it learns of changes at its next refresh", zap.Stringer("target", target),
-					zap.Uint32("serial", last), zap.Error(err))
-			case err == nil && failing:
-				log.Info("secondary acknowledges NOTIFY again", zap.Stringer("target", target), zap.Uint32("serial", last))
-			case err == nil:
-				log.Debug("secondary notified", zap.Stringer("target", target), zap.Uint32("serial", last))
-			}
-			failing = err != nil
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	if interval < time.Second {
+		return interval
 	}
+	now := time.Now()
+	return now.Truncate(time.Second).Add(interval + 20*time.Millisecond).Sub(now)
 }
 
 // notify sends one NOTIFY for soa's zone to target until it is acknowledged.

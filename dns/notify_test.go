@@ -113,7 +113,8 @@ func TestNotifyOnChange(t *testing.T) {
 		t.Fatalf("%d NOTIFYs before the handler was ready", early)
 	}
 	ready.Store(true)
-	// Once ready: one NOTIFY per forward zone, with the current serial.
+	// Once ready: a NOTIFY per forward zone, with the zone's serial once
+	// its second is over (one less before: see HandOutSerial).
 	serial := z.Snapshot().Serial()
 	m := sec.await(t, "at start", notifyOf("cluster.local.", serial))
 	if !m.Authoritative || m.Question[0].Qtype != mdns.TypeSOA {
@@ -135,11 +136,13 @@ func TestNotifyOnChange(t *testing.T) {
 	}
 	sent := len(sec.got)
 	sec.mu.Unlock()
-	if sent != 4 {
-		t.Errorf("%d NOTIFYs, want 4: two zones at start, two after one change", sent)
+	// Two zones, at start and after one change, each NOTIFY sent once or,
+	// when the look fell in the second of the change, twice.
+	if sent < 4 || sent > 8 {
+		t.Errorf("%d NOTIFYs, want 4 to 8: two zones at start, two after one change", sent)
 	}
-	if n := labelled(t, reg, "slicedns_dns_notifies_total", "result", "acknowledged"); n != 4 {
-		t.Errorf("acknowledged NOTIFYs counted: %v", n)
+	if n := labelled(t, reg, "slicedns_dns_notifies_total", "result", "acknowledged"); n != float64(sent) {
+		t.Errorf("acknowledged NOTIFYs counted: %v of %d", n, sent)
 	}
 }
 
@@ -162,6 +165,7 @@ func TestNotifyUnanswered(t *testing.T) {
 		}
 	}()
 	z := fixture(t)
+	settle(z) // so that one NOTIFY goes out, with the zone's own serial
 	reg := prometheus.NewRegistry()
 	core, logs := observer.New(zap.WarnLevel)
 	n := &dns.Notifier{Handler: dns.NewHandler(z, dns.Options{Metrics: dns.NewMetrics(reg)}),
@@ -264,8 +268,8 @@ func TestNotifyDeadSecondaryDelaysNoOther(t *testing.T) {
 	start := time.Now()
 	live.await(t, "after a change", notifyOf("cluster.local.", z.Snapshot().Serial()))
 	// The dead one's tries take 2 s + 2 s + 4 s + 2 s: the live one must
-	// not wait for them.
-	if took := time.Since(start); took > time.Second {
+	// not wait for them (it waits at most for the change's second to end).
+	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("the live secondary heard of the change after %v", took)
 	}
 }

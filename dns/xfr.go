@@ -41,7 +41,7 @@ const transferBatch = 16 << 10
 // serveTransfer serves r if it is a zone transfer that may be served, and
 // reports whether it did; otherwise ServeDNS answers r as any query (zone
 // transfers it refuses).
-func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
+func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) (served bool) {
 	z, ok := h.transferZone(w, r)
 	if !ok {
 		return false
@@ -52,10 +52,26 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 	}
 	start := time.Now()
 	t := transfer{h: h, w: w, r: r, z: z}
+	defer func() {
+		if v := recover(); v != nil {
+			h.recovered(v, r.Question[0].Name)
+			t.err = errors.New("panic")
+			if t.messages == 0 {
+				m := t.reply()
+				m.Rcode = mdns.RcodeServerFailure
+				t.write(m)
+			}
+			served = true
+		}
+	}()
 	if r.Question[0].Qtype == mdns.TypeIXFR {
 		// The SOA alone, to a client that is current or asks over UDP
 		// (RFC 1995 4): cheap, so it takes no slot and logs at Debug only
-		// (a spoofed UDP source could otherwise fill the log).
+		// (a spoofed UDP source could otherwise fill the log). Current is
+		// measured against the serial a transfer would hand out now: in the
+		// second of a change that is one less than the zone's (see
+		// zone.Snapshot.HandOutSerial), and a client holding it would take
+		// the whole zone for no news; it hears of the change a second later.
 		have, ok := ixfrSerial(r)
 		if !ok || !isTCP(w) || !zone.SerialNewer(snap.HandOutSerial(), have) {
 			m := t.reply()
@@ -75,20 +91,10 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 	case h.transfers <- struct{}{}:
 		defer func() { <-h.transfers }()
 	default:
-		h.log.Warn("zone transfer refused: too many at once", zap.String("client", w.RemoteAddr().String()),
-			zap.Int("max", maxTransfers))
+		h.transferBusy(w)
 		return false
 	}
 	defer func() {
-		if v := recover(); v != nil {
-			h.recovered(v, r.Question[0].Name)
-			t.err = errors.New("panic")
-			if t.messages == 0 {
-				m := t.reply()
-				m.Rcode = mdns.RcodeServerFailure
-				t.write(m)
-			}
-		}
 		if t.err != nil && t.messages > 0 {
 			// Cut short: closing tells the secondary now, where waiting
 			// for the rest would take its timeout.
@@ -99,10 +105,22 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) bool {
 			rcode = mdns.RcodeServerFailure
 		}
 		h.m.observe(r.Question[0].Qtype, rcode, time.Since(start))
-		h.logTransfer(&t, snap, time.Since(start))
+		h.logTransfer(&t, time.Since(start))
 	}()
 	t.zone(snap)
 	return true
+}
+
+// transferBusy logs a transfer refused for want of a slot, at most once
+// every 10 seconds: only allowed clients get this far, but one in a retry
+// loop should not fill the log.
+func (h *Handler) transferBusy(w mdns.ResponseWriter) {
+	now := time.Now().UnixNano()
+	if last := h.busyLogged.Load(); now-last < int64(10*time.Second) || !h.busyLogged.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("zone transfer refused: too many at once", zap.String("client", w.RemoteAddr().String()),
+		zap.Int("max", maxTransfers))
 }
 
 // transferZone returns the zone r asks to transfer when it is a transfer
@@ -184,6 +202,7 @@ type transfer struct {
 	r *mdns.Msg
 	z servedZone
 
+	serial   uint32 // the serial sent
 	pending  []mdns.RR
 	size     int
 	records  int
@@ -241,6 +260,7 @@ func (t *transfer) node(owner string, n zone.Node) {
 func (t *transfer) soa(snap *zone.Snapshot) *mdns.SOA {
 	soa := t.h.soa(t.z, snap)
 	soa.Serial = snap.HandOutSerial()
+	t.serial = soa.Serial
 	return soa
 }
 
@@ -283,11 +303,11 @@ func (t *transfer) write(m *mdns.Msg) {
 	t.messages++
 }
 
-func (h *Handler) logTransfer(t *transfer, snap *zone.Snapshot, took time.Duration) {
+func (h *Handler) logTransfer(t *transfer, took time.Duration) {
 	q := t.r.Question[0]
 	fields := []zap.Field{
 		zap.String("zone", t.z.fqdn), zap.String("type", mdns.TypeToString[q.Qtype]),
-		zap.String("client", t.w.RemoteAddr().String()), zap.Uint32("serial", snap.HandOutSerial()),
+		zap.String("client", t.w.RemoteAddr().String()), zap.Uint32("serial", t.serial),
 		zap.Int("records", t.records), zap.Int("messages", t.messages), zap.Duration("duration", took),
 	}
 	if t.err != nil {

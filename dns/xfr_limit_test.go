@@ -117,3 +117,18 @@ func TestTransferPrefixes(t *testing.T) {
 		t.Error("an IPv4 client against a mapped IPv4 prefix")
 	}
 }
+
+// TestNotifierLooksAfterEachSecond: with the default Interval the Notifier
+// looks 20 ms into each second, when a change of the second before can be
+// told with its own serial.
+func TestNotifierLooksAfterEachSecond(t *testing.T) {
+	n := &Notifier{}
+	d := n.untilNextLook()
+	at := time.Now().Add(d)
+	if d <= 0 || d > time.Second+20*time.Millisecond || at.Nanosecond() < int(19*time.Millisecond) || at.Nanosecond() > int(60*time.Millisecond) {
+		t.Errorf("next look in %v, at %v past the second", d, time.Duration(at.Nanosecond()))
+	}
+	if d := (&Notifier{Interval: 10 * time.Millisecond}).untilNextLook(); d != 10*time.Millisecond {
+		t.Errorf("a short Interval waits %v", d)
+	}
+}

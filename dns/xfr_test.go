@@ -55,6 +55,7 @@ func TestTransferMatchesQueries(t *testing.T) {
 	h := dns.NewHandler(z, dns.Options{TransferTo: loopback, FixedOrder: true, Metrics: dns.NewMetrics(reg),
 		ServerAddrs: []netip.Addr{netip.MustParseAddr("10.0.0.53")}})
 	addr := startHandler(t, h)
+	settle(z)
 
 	rrs, _, err := axfr(t, addr, axfrQuery("cluster.local."))
 	if err != nil {
@@ -159,6 +160,7 @@ func TestTransferIXFR(t *testing.T) {
 	z := fixture(t)
 	h := dns.NewHandler(z, dns.Options{TransferTo: loopback})
 	addr := startHandler(t, h)
+	settle(z)
 	serial := z.Snapshot().Serial()
 	ixfr := func(have uint32) *mdns.Msg {
 		m := new(mdns.Msg)
@@ -210,6 +212,7 @@ func TestTransferIXFR(t *testing.T) {
 	if err := z.UpsertService(clusterIP("default", "new", nil, "10.96.9.9")); err != nil {
 		t.Fatal(err)
 	}
+	settle(z)
 	rrs, _, err = axfr(t, addr, ixfr(serial))
 	if err != nil {
 		t.Fatal(err)

@@ -2,51 +2,59 @@ package zone
 
 import "time"
 
-// The SOA serial tells a secondary server (or anyone comparing) whether the
-// zone changed since it last looked: two different zones must never be
-// handed out under one serial, or a secondary that holds the first is told
-// it is current while it serves stale data. A serial is the second the zone
-// changed, in Unix time, as CoreDNS has it, with one refinement: when the
-// serial of the zone being replaced was handed out (to a secondary, through
-// HandOutSerial) in the same second, the change gets that serial plus one.
-// The serial thus runs ahead of the clock only by the hand-outs a second,
-// a few at most (a secondary's SOA query, a transfer, a NOTIFY), and a
-// restarted server, starting from its clock, is not behind what it handed
-// out before, as a counter of every change would be after a busy day.
+// The SOA serial tells a secondary server whether the zone changed since
+// it last transferred it. What must never happen is a secondary told it is
+// current while it holds older data: holding serial v, it must not find v
+// to be the zone's serial unless it holds the zone as it is. A serial is the
+// second the zone last changed, in Unix time, as CoreDNS has it; it never
+// goes back while the process runs. Several changes share a second, so the
+// serial handed to a secondary (HandOutSerial) is the zone's only once its
+// second is over, when no later change can have it; until then it is one
+// less, which only makes the secondary ask again a moment later. Should a
+// change still land in a second whose serial went out (the clock stepped
+// back, or a writer read it just before), it gets one more than that.
+// The serial so keeps to the clock, and a restarted server, starting
+// from its clock, is not behind the serials it handed out before.
 
 // States of Snapshot.seen.
 const (
 	serialOpen   = iota // not handed out
 	serialSeen          // handed out: a successor needs a greater serial
-	serialReused        // a successor has the same serial: this one is older
+	serialReused        // a successor has the same serial
 )
 
-// Serial is the zone's SOA serial, as negative answers carry it. What a
-// secondary is told, to compare later, is HandOutSerial.
+// Serial is the zone's SOA serial, as negative answers carry it and as a
+// secondary's serial is compared with. What a secondary is told to hold is
+// HandOutSerial.
 func (s *Snapshot) Serial() uint32 { return s.serial }
 
-// HandOutSerial returns the serial for a secondary (a SOA query at the
-// apex, a zone transfer, a NOTIFY) and makes the next change, should it
-// come within the same second, take a greater one. If a change has already
-// replaced s under the same serial, it returns one less: s is older than
-// the zone with that serial. It is safe for concurrent use.
+// HandOutSerial returns the serial a secondary is to hold for s (in a SOA
+// query's answer, a zone transfer, a NOTIFY): s's serial once its second
+// is over and s is still the zone, else one less. It is safe for
+// concurrent use.
 func (s *Snapshot) HandOutSerial() uint32 {
+	return s.handOut(uint32(time.Now().Unix()))
+}
+
+func (s *Snapshot) handOut(now uint32) uint32 {
 	if s.seen == nil { // the zero Snapshot
 		return s.serial
 	}
-	if s.seen.CompareAndSwap(serialOpen, serialSeen) || s.seen.Load() == serialSeen {
+	// The state settles a race with the change that replaces s in s's
+	// second: whichever moves it first wins (nextSerial).
+	if newer(now, s.serial) && (s.seen.CompareAndSwap(serialOpen, serialSeen) || s.seen.Load() == serialSeen) {
 		return s.serial
 	}
 	return s.serial - 1
 }
 
-// nextSerial is the serial of the snapshot that replaces prev at t.
-func nextSerial(prev *Snapshot, t time.Time) uint32 {
-	if now := uint32(t.Unix()); newer(now, prev.serial) {
+// nextSerial is the serial of the snapshot that replaces prev, now.
+func nextSerial(prev *Snapshot, now uint32) uint32 {
+	if newer(now, prev.serial) {
 		return now
 	}
 	if prev.seen.CompareAndSwap(serialOpen, serialReused) {
-		return prev.serial // nobody saw it, and now nobody will
+		return prev.serial // its second is not over: nobody holds it
 	}
 	return prev.serial + 1
 }

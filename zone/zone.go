@@ -194,7 +194,7 @@ func (z *Zone) publish(w *Snapshot) {
 // store publishes w, giving it its serial: a serial is settled when the
 // snapshot before it can no longer be handed out.
 func (z *Zone) store(w *Snapshot) {
-	w.serial = nextSerial(z.snap.Load(), w.modified)
+	w.serial = nextSerial(z.snap.Load(), uint32(time.Now().Unix()))
 	z.snap.Store(w)
 }
 
