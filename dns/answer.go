@@ -202,9 +202,10 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		}
 	case mdns.TypeSOA:
 		if apex {
-			// What a secondary polls to learn whether to transfer again.
+			// What a secondary polls to learn whether to transfer again:
+			// the zone's own serial, which is never below one handed out
+			// for older data (zone.Snapshot.HandOutSerial).
 			soa := h.soa(z, snap)
-			soa.Serial = snap.HandOutSerial()
 			soa.Hdr.Name = owner
 			m.Answer = append(m.Answer, soa)
 		}

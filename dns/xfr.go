@@ -67,13 +67,11 @@ func (h *Handler) serveTransfer(w mdns.ResponseWriter, r *mdns.Msg) (served bool
 	if r.Question[0].Qtype == mdns.TypeIXFR {
 		// The SOA alone, to a client that is current or asks over UDP
 		// (RFC 1995 4): cheap, so it takes no slot and logs at Debug only
-		// (a spoofed UDP source could otherwise fill the log). Current is
-		// measured against the serial a transfer would hand out now: in the
-		// second of a change that is one less than the zone's (see
-		// zone.Snapshot.HandOutSerial), and a client holding it would take
-		// the whole zone for no news; it hears of the change a second later.
+		// (a spoofed UDP source could otherwise fill the log). Current means
+		// holding the zone's own serial: one handed out for older data is
+		// always below it (zone.Snapshot.HandOutSerial).
 		have, ok := ixfrSerial(r)
-		if !ok || !isTCP(w) || !zone.SerialNewer(snap.HandOutSerial(), have) {
+		if !ok || !isTCP(w) || !zone.SerialNewer(snap.Serial(), have) {
 			m := t.reply()
 			if ok {
 				m.Answer = []mdns.RR{t.soa(snap)}

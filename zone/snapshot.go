@@ -44,6 +44,9 @@ type Snapshot struct {
 	// the one part of a published snapshot that changes, so it is kept
 	// apart: writers copy a snapshot to start the next one.
 	seen *atomic.Uint32
+	// stored is when the snapshot was published, with the monotonic
+	// clock: a second after it, its serial can go out (serial.go).
+	stored time.Time
 }
 
 // Lookup finds name, given relative to the zone apex, in lower case and

@@ -45,6 +45,7 @@ func New() *Zone {
 		reverse:    immutable.NewMap[[16]byte, *ptrBucket](addrHasher{}),
 		modified:   now,
 		serial:     uint32(now.Unix()),
+		stored:     now,
 		seen:       new(atomic.Uint32),
 	})
 	return z
@@ -194,7 +195,8 @@ func (z *Zone) publish(w *Snapshot) {
 // store publishes w, giving it its serial: a serial is settled when the
 // snapshot before it can no longer be handed out.
 func (z *Zone) store(w *Snapshot) {
-	w.serial = nextSerial(z.snap.Load(), uint32(time.Now().Unix()))
+	w.stored = time.Now()
+	w.serial = nextSerial(z.snap.Load(), uint32(w.stored.Unix()))
 	z.snap.Store(w)
 }
 
