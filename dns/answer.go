@@ -183,7 +183,7 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 	if node.CNAME() != "" {
 		// An ExternalName Service: the CNAME is the only data at the name
 		// (RFC 1034 3.6.2), whatever type was asked.
-		m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME())})
+		m.Answer = append(m.Answer, h.cname(owner, node))
 		if q.Qtype != mdns.TypeCNAME && q.Qtype != mdns.TypeANY {
 			h.chase(m, q, node.CNAME(), snap)
 		}
@@ -198,7 +198,7 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		h.srv(m, owner, z, node)
 	case mdns.TypeTXT:
 		if len(node.TXT()) > 0 {
-			m.Answer = append(m.Answer, &mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: node.TXT()})
+			m.Answer = append(m.Answer, h.txt(owner, node))
 		}
 	case mdns.TypeSOA:
 		if apex {
@@ -211,7 +211,7 @@ func (h *Handler) records(m *mdns.Msg, q mdns.Question, z servedZone, snap *zone
 		}
 	case mdns.TypeNS:
 		if apex {
-			m.Answer = append(m.Answer, &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
+			m.Answer = append(m.Answer, h.ns(owner, z))
 			h.nsGlue(m, z, snap)
 		}
 	case mdns.TypeANY:
@@ -224,12 +224,12 @@ func (h *Handler) srv(m *mdns.Msg, owner string, z servedZone, node zone.Node) {
 	var seen []zone.Node
 	for _, s := range node.SRV() {
 		t := node.Target(s)
-		target := t.Name() + "." + z.fqdn
-		if !fitsWire(target) {
-			continue // a long cluster domain and long labels: no name can be this long
+		rr, ok := h.srvRecord(owner, z, t, s)
+		if !ok {
+			continue
 		}
-		m.Answer = append(m.Answer, &mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV),
-			Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
+		m.Answer = append(m.Answer, rr)
+		target := rr.Target
 		if slices.Contains(seen, t) {
 			continue
 		}
@@ -250,6 +250,33 @@ func fitsWire(fqdn string) bool { return len(fqdn)+1 <= maxNameWire }
 
 func (h *Handler) hdr(owner string, t uint16) mdns.RR_Header {
 	return mdns.RR_Header{Name: owner, Rrtype: t, Class: mdns.ClassINET, Ttl: h.ttl}
+}
+
+// The records a node holds, as answers and zone transfers write them.
+
+// cname is the CNAME record of n, an ExternalName Service's name.
+func (h *Handler) cname(owner string, n zone.Node) *mdns.CNAME {
+	return &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(n.CNAME())}
+}
+
+func (h *Handler) txt(owner string, n zone.Node) *mdns.TXT {
+	return &mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: n.TXT()}
+}
+
+// ns is the NS record of zone z's apex, owned by owner.
+func (h *Handler) ns(owner string, z servedZone) *mdns.NS {
+	return &mdns.NS{Hdr: h.hdr(owner, mdns.TypeNS), Ns: nsName + "." + z.fqdn}
+}
+
+// srvRecord is the SRV record s of owner, whose target is t, in zone z.
+// It reports false when t's name is too long to write (a long cluster
+// domain and long labels): such records are left out.
+func (h *Handler) srvRecord(owner string, z servedZone, t zone.Node, s zone.SRV) (*mdns.SRV, bool) {
+	target := t.Name() + "." + z.fqdn
+	if !fitsWire(target) {
+		return nil, false
+	}
+	return &mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV), Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target}, true
 }
 
 // appendAddrs appends an A or AAAA record owned by owner for each of addrs,

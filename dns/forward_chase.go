@@ -103,7 +103,7 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 			m.Ns = []mdns.RR{h.soa(z, snap)}
 			return
 		case node.CNAME() != "":
-			m.Answer = append(m.Answer, &mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(node.CNAME())})
+			m.Answer = append(m.Answer, h.cname(owner, node))
 			seen = append(seen, canonical(target))
 			target = node.CNAME()
 			continue

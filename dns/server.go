@@ -148,7 +148,7 @@ func (c *deadlineConn) Write(b []byte) (int, error) {
 
 // acceptQueries hands every query to the handler and drops responses.
 func acceptQueries(dh mdns.Header) mdns.MsgAcceptAction {
-	if dh.Bits&(1<<15) != 0 { // QR
+	if dh.Bits&flagQR != 0 {
 		return mdns.MsgIgnore
 	}
 	return mdns.MsgAccept

@@ -23,10 +23,11 @@ import (
 // A transfer reads one snapshot, so the secondary gets the zone as it was
 // at one instant, and no writer waits on it; the snapshot is kept in memory
 // until the last message is written, or a write takes longer than the
-// Server's WriteTimeout (a client that stopped reading), which ends it. IXFR is answered with the whole zone
-// (RFC 1995 4 allows it), or with the SOA alone when the client's serial is
-// current; over UDP always with the SOA alone, which tells the client to
-// come back over TCP. TSIG is not supported: a signed request gets NOTAUTH
+// Server's WriteTimeout (a client that stopped reading), which ends it.
+// IXFR is answered with the whole zone (RFC 1995 4 allows it), or with the
+// SOA alone when the client's serial is current; over UDP always with the
+// SOA alone, which tells the client to come back over TCP; without the
+// client's SOA, FORMERR. TSIG is not supported: a signed request gets NOTAUTH
 // with TSIG error BADKEY, as every signed query does (RFC 8945 5.2.2).
 
 // maxTransfers bounds the transfers served at once; more are refused, as
@@ -213,7 +214,7 @@ func (t *transfer) zone(snap *zone.Snapshot) {
 	h, z := t.h, t.z
 	soa := t.soa(snap)
 	t.add(soa)
-	t.add(&mdns.NS{Hdr: h.hdr(z.fqdn, mdns.TypeNS), Ns: nsName + "." + z.fqdn})
+	t.add(h.ns(z.fqdn, z))
 	if n, ok := h.nsLookup(snap, nsName); ok {
 		t.node(nsName+"."+z.fqdn, n)
 	}
@@ -234,7 +235,7 @@ func (t *transfer) zone(snap *zone.Snapshot) {
 func (t *transfer) node(owner string, n zone.Node) {
 	h := t.h
 	if n.CNAME() != "" {
-		t.add(&mdns.CNAME{Hdr: h.hdr(owner, mdns.TypeCNAME), Target: mdns.Fqdn(n.CNAME())})
+		t.add(h.cname(owner, n))
 		return
 	}
 	for a := range n.A().All() {
@@ -244,13 +245,12 @@ func (t *transfer) node(owner string, n zone.Node) {
 		t.add(h.addr(owner, a))
 	}
 	for _, s := range n.SRV() {
-		target := n.Target(s).Name() + "." + t.z.fqdn
-		if fitsWire(target) {
-			t.add(&mdns.SRV{Hdr: h.hdr(owner, mdns.TypeSRV), Priority: s.Priority, Weight: s.Weight, Port: s.Port, Target: target})
+		if rr, ok := h.srvRecord(owner, t.z, n.Target(s), s); ok {
+			t.add(rr)
 		}
 	}
-	if txt := n.TXT(); len(txt) > 0 {
-		t.add(&mdns.TXT{Hdr: h.hdr(owner, mdns.TypeTXT), Txt: txt})
+	if len(n.TXT()) > 0 {
+		t.add(h.txt(owner, n))
 	}
 }
 
