@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,15 +308,31 @@ func fileExists(p string) bool {
 // hostPort accepts an IP address with or without a port. Names are refused:
 // resolving them would need the DNS being configured.
 func hostPort(s, defPort string) (string, error) {
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return net.JoinHostPort(ip.String(), defPort), nil
-	}
-	ap, err := netip.ParseAddrPort(s)
+	port, err := strconv.ParseUint(defPort, 10, 16)
 	if err != nil {
+		return "", fmt.Errorf("upstream %q: port %q", s, defPort)
+	}
+	ap, err := addrPort(s, uint16(port))
+	switch {
+	case errors.Is(err, errPortZero):
+		return "", fmt.Errorf("upstream %q: port 0", s)
+	case err != nil:
 		return "", fmt.Errorf("upstream %q: want an IP address, IP:port, [IPv6]:port or a resolv.conf path", s)
 	}
-	if ap.Port() == 0 {
-		return "", fmt.Errorf("upstream %q: port 0", s)
-	}
 	return ap.String(), nil
+}
+
+var errPortZero = errors.New("port 0")
+
+// addrPort reads an IP address with a port, or without one (port is then
+// defPort): 10.0.0.10, 10.0.0.10:53, 2001:db8::1, [2001:db8::1]:53.
+func addrPort(s string, defPort uint16) (netip.AddrPort, error) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(ip, defPort), nil
+	}
+	ap, err := netip.ParseAddrPort(s)
+	if err == nil && ap.Port() == 0 {
+		err = errPortZero
+	}
+	return ap, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -48,12 +47,8 @@ const notifyTries = 3
 func ParseNotifyTargets(list []string) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
 	for _, s := range list {
-		if a, err := netip.ParseAddr(s); err == nil {
-			out = append(out, netip.AddrPortFrom(a.Unmap(), 53))
-			continue
-		}
-		ap, err := netip.ParseAddrPort(s)
-		if err != nil || ap.Port() == 0 {
+		ap, err := addrPort(s, 53)
+		if err != nil {
 			return nil, fmt.Errorf("%q is not an IP address, nor ip:port", s)
 		}
 		out = append(out, netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()))
@@ -175,7 +170,7 @@ func (n *Notifier) notify(ctx context.Context, target netip.AddrPort, soa *mdns.
 		}
 		m.Id = mdns.Id()
 		var r *mdns.Msg
-		r, _, err = c.ExchangeContext(ctx, m, net.JoinHostPort(target.Addr().String(), fmt.Sprint(target.Port())))
+		r, _, err = c.ExchangeContext(ctx, m, target.String())
 		switch {
 		case err != nil:
 		case r.Opcode != mdns.OpcodeNotify || r.Rcode != mdns.RcodeSuccess:
