@@ -50,13 +50,20 @@ func startUpstream(t *testing.T, fn func(w mdns.ResponseWriter, r *mdns.Msg)) *f
 	}
 	u.addr = pc.LocalAddr().String()
 	for _, srv := range []*mdns.Server{{PacketConn: pc, Handler: handler}, {Listener: ln, Handler: handler}} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		go srv.ActivateAndServe()
-		<-started
-		t.Cleanup(func() { srv.Shutdown() })
+		activate(t, srv)
 	}
 	return u
+}
+
+// activate starts srv, a miekg/dns server on a bound socket, and stops it
+// after the test.
+func activate(t *testing.T, srv *mdns.Server) {
+	t.Helper()
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
 }
 
 // answerA answers every A query with addr, and anything else with NXDOMAIN.

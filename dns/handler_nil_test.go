@@ -71,7 +71,7 @@ func TestTSIGBadKey(t *testing.T) {
 		q := query("my-db.default.svc.cluster.local.", mdns.TypeA)
 		q.SetEdns0(1232, false)
 		q.SetTsig("key.example.", mdns.HmacSHA256, 300, time.Now().Unix())
-		r := unpack(t, rawExchange(t, network, addr, packed(t, q), 2*time.Second))
+		r := unpack(t, rawExchange(t, network, addr, dns.MustPack(t, q), 2*time.Second))
 		tsig := r.IsTsig()
 		if r.Rcode != mdns.RcodeNotAuth || tsig == nil || tsig.Error != mdns.RcodeBadKey || tsig.MAC != "" ||
 			tsig.Hdr.Name != "key.example." || len(r.Answer) != 0 || r.IsEdns0() == nil {

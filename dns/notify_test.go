@@ -50,11 +50,7 @@ func startSecondary(t *testing.T) *secondary {
 	})}
 	// miekg/dns refuses NOTIFY by default (it is a server's to answer).
 	srv.MsgAcceptFunc = func(mdns.Header) mdns.MsgAcceptAction { return mdns.MsgAccept }
-	started := make(chan struct{})
-	srv.NotifyStartedFunc = func() { close(started) }
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
+	activate(t, srv)
 	return s
 }
 

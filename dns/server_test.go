@@ -125,15 +125,6 @@ func rawExchange(t *testing.T, network, addr string, pkt []byte, wait time.Durat
 	return buf
 }
 
-func packed(t *testing.T, m *mdns.Msg) []byte {
-	t.Helper()
-	b, err := m.Pack()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func unpack(t *testing.T, b []byte) *mdns.Msg {
 	t.Helper()
 	m := new(mdns.Msg)
@@ -170,7 +161,7 @@ func TestServerSizes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := rawExchange(t, tc.network, addr, packed(t, tc.q), 2*time.Second)
+			raw := rawExchange(t, tc.network, addr, dns.MustPack(t, tc.q), 2*time.Second)
 			if raw == nil {
 				t.Fatal("no reply")
 			}
@@ -278,7 +269,7 @@ func malformed() map[string][]byte {
 
 func TestServerMalformed(t *testing.T) {
 	addr := startServer(t)
-	ok := packed(t, query("small.default.svc.cluster.local.", mdns.TypeA))
+	ok := dns.MustPack(t, query("small.default.svc.cluster.local.", mdns.TypeA))
 	for name, pkt := range malformed() {
 		for _, network := range []string{"udp", "tcp"} {
 			t.Run(name+"/"+network, func(t *testing.T) {
@@ -303,7 +294,7 @@ func TestServerIgnoresResponses(t *testing.T) {
 	m := query("small.default.svc.cluster.local.", mdns.TypeA)
 	m.Response = true
 	for _, network := range []string{"udp", "tcp"} {
-		if r := rawExchange(t, network, addr, packed(t, m), 300*time.Millisecond); r != nil {
+		if r := rawExchange(t, network, addr, dns.MustPack(t, m), 300*time.Millisecond); r != nil {
 			t.Errorf("%s: answered a response: %x", network, r)
 		}
 	}
@@ -401,7 +392,7 @@ func TestServerCountsWhatItRefuses(t *testing.T) {
 	notify.Opcode = mdns.OpcodeNotify
 	replies := map[string]float64{}
 	for _, network := range []string{"udp", "tcp"} {
-		for _, pkt := range append(slices.Collect(maps.Values(malformed())), packed(t, notify)) {
+		for _, pkt := range append(slices.Collect(maps.Values(malformed())), dns.MustPack(t, notify)) {
 			if r := rawExchange(t, network, addr, pkt, 300*time.Millisecond); len(r) >= 12 {
 				replies[mdns.RcodeToString[int(r[3]&0x0F)]]++
 			}

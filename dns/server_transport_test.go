@@ -40,7 +40,7 @@ func TestTransportsAgree(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, network := range []string{"udp", "tcp"} {
-				b := rawExchange(t, network, addr, packed(t, tc.q), 2*time.Second)
+				b := rawExchange(t, network, addr, dns.MustPack(t, tc.q), 2*time.Second)
 				if b == nil {
 					t.Fatalf("%s: no reply", network)
 				}

@@ -69,7 +69,7 @@ func TestServerUDPBurst(t *testing.T) {
 				k := kinds[i%len(kinds)]
 				m := query(k.name, k.qtype)
 				m.Id = uint16(c<<12 | i)
-				if _, err := conn.Write(packed(t, m)); err != nil {
+				if _, err := conn.Write(dns.MustPack(t, m)); err != nil {
 					t.Fatal(err)
 				}
 				if i%10 == 7 {
@@ -124,15 +124,15 @@ func TestServerUDPOverlongQuery(t *testing.T) {
 	m.SetEdns0(1232, false)
 	opt := m.IsEdns0()
 	opt.Option = append(opt.Option, &mdns.EDNS0_PADDING{Padding: make([]byte, 3000)})
-	r := rawExchange(t, "udp", addr, packed(t, m), 2*time.Second)
+	r := rawExchange(t, "udp", addr, dns.MustPack(t, m), 2*time.Second)
 	if len(r) != 12 || r[0] != 0xbe || r[1] != 0xef || r[2]&0x80 == 0 || r[3]&0x0F != mdns.RcodeFormatError {
 		t.Fatalf("reply %x to an overlong query, want a bare FORMERR with its ID", r)
 	}
 	// Over TCP the same query is read whole and answered.
-	if r := rawExchange(t, "tcp", addr, packed(t, m), 2*time.Second); r == nil || len(unpack(t, r).Answer) != 5 {
+	if r := rawExchange(t, "tcp", addr, dns.MustPack(t, m), 2*time.Second); r == nil || len(unpack(t, r).Answer) != 5 {
 		t.Error("over TCP the long query was not answered")
 	}
-	if r := rawExchange(t, "udp", addr, packed(t, query("small.default.svc.cluster.local.", mdns.TypeA)), 2*time.Second); r == nil || len(unpack(t, r).Answer) != 5 {
+	if r := rawExchange(t, "udp", addr, dns.MustPack(t, query("small.default.svc.cluster.local.", mdns.TypeA)), 2*time.Second); r == nil || len(unpack(t, r).Answer) != 5 {
 		t.Error("no answer to a good query after an overlong one")
 	}
 }
@@ -149,7 +149,7 @@ func TestServerUDPv6(t *testing.T) {
 	defer srv.Shutdown(t.Context())
 	addr := srv.LocalAddr().String()
 	for _, q := range []*mdns.Msg{query("small.default.svc.cluster.local.", mdns.TypeA), query("dns-version.cluster.local.", mdns.TypeTXT)} {
-		r := rawExchange(t, "udp", addr, packed(t, q), 2*time.Second)
+		r := rawExchange(t, "udp", addr, dns.MustPack(t, q), 2*time.Second)
 		if r == nil || len(unpack(t, r).Answer) == 0 {
 			t.Errorf("%s over IPv6: no answer", q.Question[0].Name)
 		}
@@ -186,7 +186,7 @@ func udpLoopAllocs(t *testing.T, listen, host string) {
 		query("nope.default.svc.cluster.local.", mdns.TypeA),
 		query("small.default.svc.cluster.local.", mdns.TypeAAAA),
 	} {
-		pkts = append(pkts, packed(t, q))
+		pkts = append(pkts, dns.MustPack(t, q))
 	}
 	buf := make([]byte, 4096)
 	exchange := func(rounds int) {
