@@ -15,11 +15,11 @@ import (
 // embeds a zone and wants the answers its pods would get. Names may be
 // relative to the cluster domain ("my-db-0.my-db.default.svc") or fully
 // qualified ("my-db-0.my-db.default.svc.cluster.local", with or without the
-// final dot), in any case. A name with a final dot is absolute, as in DNS:
-// "my-db.default.svc." is not under the domain. With Namespace set, a relative name is first
+// final dot), in any case. With Namespace set, a relative name is first
 // tried under "<namespace>.svc" and "svc", as a pod's search list has it
-// ("my-db" finds my-db.<namespace>.svc). A name with a final dot that is
-// outside the domain is not found: a Resolver knows only the zone.
+// ("my-db" finds my-db.<namespace>.svc). A name with a final dot is
+// absolute, as in DNS: "my-db.default.svc." is not under the domain, and
+// is not found, for a Resolver knows only the zone.
 //
 // Errors are *net.DNSError naming the host as given, with IsNotFound set
 // when the name does not exist or holds no record of the kind asked for, as
