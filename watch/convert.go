@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	netutils "k8s.io/utils/net"
 
 	"github.com/slicedns/slicedns/zone"
 )
@@ -42,7 +44,7 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 			return nil, fmt.Errorf("service %s/%s: type ClusterIP without spec.clusterIP (set an address, or clusterIP: None for a headless Service)", out.Namespace, s.Name)
 		}
 		for _, ip := range ips {
-			a, err := netip.ParseAddr(ip)
+			a, err := parseIP(ip)
 			if err != nil {
 				return nil, fmt.Errorf("service %s/%s: cluster IP %q is not an IP address", out.Namespace, s.Name, ip)
 			}
@@ -62,9 +64,10 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 }
 
 // ErrNoServiceName is the error SliceFromAPI wraps for a slice without the
-// kubernetes.io/service-name label. In a cluster such slices belong to other
-// controllers and are simply not DNS's business; in a manifests folder they
-// are a mistake.
+// kubernetes.io/service-name label, or with one that no Service can have
+// (a label value may hold '_' or '.', a Service name may not). In a cluster
+// such slices belong to other controllers and are simply not DNS's
+// business; in a manifests folder they are a mistake.
 var ErrNoServiceName = errors.New("no kubernetes.io/service-name label")
 
 // TriggerTimeAnnotation is set by the EndpointSlice controller to when the
@@ -84,6 +87,11 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 	what := func() string { return "endpointslice " + out.Namespace + "/" + s.Name }
 	if out.Service == "" {
 		return nil, fmt.Errorf("%s: %w", what(), ErrNoServiceName)
+	}
+	if len(validation.IsDNS1123Label(out.Service)) > 0 {
+		// Not an invalid slice: one relabelled away from its Service, which
+		// must stop serving under it like one whose label was removed.
+		return nil, fmt.Errorf("%s: label %s=%q names no Service: %w", what(), discoveryv1.LabelServiceName, out.Service, ErrNoServiceName)
 	}
 	switch s.AddressType {
 	case discoveryv1.AddressTypeIPv4:
@@ -152,7 +160,7 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		}
 		if out.AddressType != zone.FQDN {
 			for _, a := range e.Addresses {
-				ip, err := netip.ParseAddr(a)
+				ip, err := parseIP(a)
 				if err != nil {
 					return nil, fmt.Errorf("%s: endpoint %d: %q is not an IP address", what(), i, a)
 				}
@@ -168,6 +176,23 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// parseIP reads an address as the API server admits it. netip refuses IPv4
+// octets with leading zeros ("010.8.0.2"), which the API server still
+// stores, with only a warning, in EndpointSlices and cluster IPs, and which
+// kube-proxy reads as decimal (k8s.io/utils/net.ParseIPSloppy): refusing
+// them would drop a whole slice, valid endpoints and all, that every
+// other part of the cluster serves.
+func parseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err == nil || strings.IndexByte(s, ':') >= 0 {
+		return a, err
+	}
+	if ip := netutils.ParseIPSloppy(s).To4(); ip != nil {
+		return netip.AddrFrom4([4]byte(ip)), nil
+	}
+	return a, err
 }
 
 // checkPort refuses numbers that would wrap in a uint16: the API server

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unsafe"
@@ -75,5 +76,65 @@ func TestConvertSelector(t *testing.T) {
 	svc.Spec.Selector = nil
 	if got, _ := ServiceFromAPI(svc); got.Selector != "" {
 		t.Errorf("no selector: %q", got.Selector)
+	}
+}
+
+// The API server stores IPv4 addresses with leading zeros (it warns, and
+// kube-proxy reads them as decimal), so they must convert, to the
+// canonical form; what is no address at all still fails.
+func TestConvertLeadingZeroAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"010.8.0.2":      "10.8.0.2",
+		"10.008.000.001": "10.8.0.1",
+		"10.8.0.2":       "10.8.0.2",
+		"fd00::1":        "fd00::1",
+	} {
+		got, err := parseIP(in)
+		if err != nil || got.String() != want || got.Is4In6() {
+			t.Errorf("parseIP(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "10.8.0", "10.8.0.256", "0010.8.0.1.1", "::ffff:010.8.0.1"} {
+		if a, err := parseIP(in); err == nil {
+			t.Errorf("parseIP(%q) = %v, want an error", in, a)
+		}
+	}
+
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "s-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: "s"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.8.0.1"}}, {Addresses: []string{"010.8.0.6"}}},
+	}
+	s, err := SliceFromAPI(slice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Endpoints[1].Addresses[0].String(); got != "10.8.0.6" {
+		t.Errorf("endpoint address %s, want 10.8.0.6", got)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"},
+		Spec: corev1.ServiceSpec{ClusterIP: "010.96.0.50", ClusterIPs: []string{"010.96.0.50"}}}
+	v, err := ServiceFromAPI(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.ClusterIPs[0].String(); got != "10.96.0.50" {
+		t.Errorf("cluster IP %s, want 10.96.0.50", got)
+	}
+}
+
+// A slice whose service-name label no Service can have belongs to none:
+// it converts to ErrNoServiceName, as one without the label does, so a
+// slice relabelled so stops serving under its old Service.
+func TestConvertServiceNameNoServiceCanHave(t *testing.T) {
+	for _, label := range []string{"S2_old", "a.b", "-x", strings.Repeat("a", 64)} {
+		slice := &discoveryv1.EndpointSlice{
+			ObjectMeta:  metav1.ObjectMeta{Name: "s-1", Namespace: "ns", Labels: map[string]string{discoveryv1.LabelServiceName: label}},
+			AddressType: discoveryv1.AddressTypeIPv4,
+			Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.8.0.1"}}},
+		}
+		if _, err := SliceFromAPI(slice); !errors.Is(err, ErrNoServiceName) {
+			t.Errorf("label %q: err = %v, want ErrNoServiceName", label, err)
+		}
 	}
 }
