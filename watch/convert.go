@@ -28,6 +28,11 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 		Selector:                 labels.Set(s.Spec.Selector).String(),
 		PublishNotReadyAddresses: s.Spec.PublishNotReadyAddresses,
 	}
+	// The API server refuses the two fields apart; in a hand-edited
+	// manifest, whichever was left alone would win without a word.
+	if ip, ips := s.Spec.ClusterIP, s.Spec.ClusterIPs; ip != "" && len(ips) > 0 && ip != ips[0] && s.Spec.Type != corev1.ServiceTypeExternalName {
+		return nil, fmt.Errorf("service %s/%s: spec.clusterIP %q differs from spec.clusterIPs[0] %q (they must be equal: edit both, or drop clusterIPs)", out.Namespace, s.Name, ip, ips[0])
+	}
 	switch {
 	case s.Spec.Type == corev1.ServiceTypeExternalName:
 		out.Type = zone.ExternalName
@@ -41,8 +46,9 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 			ips = []string{s.Spec.ClusterIP}
 		}
 		if len(ips) == 0 {
-			return nil, fmt.Errorf("service %s/%s: type ClusterIP without spec.clusterIP (set an address, or clusterIP: None for a headless Service)", out.Namespace, s.Name)
+			return nil, fmt.Errorf("service %s/%s: type %s without spec.clusterIP (set an address, or clusterIP: None for a headless Service)", out.Namespace, s.Name, serviceType(s.Spec.Type))
 		}
+
 		for _, ip := range ips {
 			a, err := parseIP(ip)
 			if err != nil {
@@ -193,6 +199,13 @@ func parseIP(s string) (netip.Addr, error) {
 		return netip.AddrFrom4([4]byte(ip)), nil
 	}
 	return a, err
+}
+
+func serviceType(t corev1.ServiceType) corev1.ServiceType {
+	if t == "" {
+		return corev1.ServiceTypeClusterIP
+	}
+	return t
 }
 
 // checkPort refuses numbers that would wrap in a uint16: the API server

@@ -138,3 +138,27 @@ func TestConvertServiceNameNoServiceCanHave(t *testing.T) {
 		}
 	}
 }
+
+// The API server keeps spec.clusterIP and spec.clusterIPs[0] equal; a
+// manifest edited in one of them only must not be served from the other.
+func TestConvertClusterIPFieldsDiffer(t *testing.T) {
+	svc := func(ip string, ips ...string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop"},
+			Spec: corev1.ServiceSpec{ClusterIP: ip, ClusterIPs: ips}}
+	}
+	for _, s := range []*corev1.Service{svc("10.96.0.30", "10.96.0.20"), svc("10.96.0.999", "10.96.0.20"), svc("None", "10.96.0.20")} {
+		if _, err := ServiceFromAPI(s); err == nil || !strings.Contains(err.Error(), "differs from spec.clusterIPs[0]") {
+			t.Errorf("clusterIP %q, clusterIPs %q: err = %v", s.Spec.ClusterIP, s.Spec.ClusterIPs, err)
+		}
+	}
+	for _, s := range []*corev1.Service{svc("10.96.0.20", "10.96.0.20", "fd00::20"), svc("", "10.96.0.20"), svc("10.96.0.20")} {
+		if _, err := ServiceFromAPI(s); err != nil {
+			t.Errorf("clusterIP %q, clusterIPs %q: %v", s.Spec.ClusterIP, s.Spec.ClusterIPs, err)
+		}
+	}
+	np := svc("")
+	np.Spec.Type = corev1.ServiceTypeNodePort
+	if _, err := ServiceFromAPI(np); err == nil || !strings.Contains(err.Error(), "type NodePort without") {
+		t.Errorf("NodePort without a cluster IP: %v", err)
+	}
+}
