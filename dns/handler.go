@@ -148,6 +148,9 @@ func NewHandler(src Source, opts Options) *Handler {
 	}
 	for _, z := range opts.Zones {
 		l := strings.ToLower(strings.Trim(z, "."))
+		if slices.ContainsFunc(h.zones, func(s servedZone) bool { return s.lower == l }) {
+			continue
+		}
 		sz := servedZone{fqdn: mdns.Fqdn(l), lower: l, reverse: IsReverseZone(l)}
 		h.zones = append(h.zones, sz)
 		if !sz.reverse && h.ptrZone == "" {

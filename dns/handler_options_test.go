@@ -141,3 +141,12 @@ func TestLiveUpdates(t *testing.T) {
 		t.Errorf("slice under a Service that does not exist: %s", mdns.RcodeToString[rc])
 	}
 }
+
+// A zone given twice, in any case or with a final dot, is served once: an
+// AXFR or the apex NS would otherwise list it twice.
+func TestZonesGivenTwice(t *testing.T) {
+	h := dns.NewHandler(zone.New(), dns.Options{Zones: []string{"cluster.local", "Cluster.Local.", "in-addr.arpa", "cluster.local"}})
+	if got := h.Zones(); len(got) != 2 || got[0] != "cluster.local." || got[1] != "in-addr.arpa." {
+		t.Errorf("Zones() = %v, want [cluster.local. in-addr.arpa.]", got)
+	}
+}

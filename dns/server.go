@@ -70,7 +70,7 @@ func (s *Server) Listen() error {
 		var err error
 		conns, err = listenUDP(s.Addr, runtime.GOMAXPROCS(0))
 		if err != nil {
-			return fmt.Errorf("dns: listen udp %s: %w", s.Addr, err)
+			return listenErr("udp", s.Addr, err)
 		}
 		// Bind TCP on the port UDP got, so ":0" yields one port for both.
 		tcpAddr := conns[0].LocalAddr().String()
@@ -84,7 +84,7 @@ func (s *Server) Listen() error {
 		// With port 0, the port UDP was given may be held for TCP (by any
 		// outgoing connection): try other ports before giving up.
 		if !errors.Is(err, syscall.EADDRINUSE) || !anyPort(s.Addr) || attempt == 10 {
-			return fmt.Errorf("dns: listen tcp %s: %w", tcpAddr, err)
+			return listenErr("tcp", tcpAddr, err)
 		}
 	}
 	rt, wt := s.ReadTimeout, s.WriteTimeout
@@ -117,6 +117,15 @@ func (s *Server) Listen() error {
 		},
 	}}
 	return nil
+}
+
+// listenErr names what failed once: a net.OpError says "listen udp ADDR:"
+// itself, and an operator reads this line when the port is taken.
+func listenErr(network, addr string, err error) error {
+	if _, ok := errors.AsType[*net.OpError](err); ok {
+		return fmt.Errorf("dns: %w", err)
+	}
+	return fmt.Errorf("dns: listen %s %s: %w", network, addr, err)
 }
 
 // writeDeadlines is a listener whose connections give each Write timeout

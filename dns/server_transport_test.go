@@ -1,12 +1,15 @@
 package dns_test
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
 
 	"github.com/slicedns/slicedns/dns"
+	"github.com/slicedns/slicedns/zone"
 )
 
 // TestTransportsAgree: an odd query gets the same rcode over UDP and TCP,
@@ -51,5 +54,24 @@ func TestTransportsAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServerPortTakenSaysSoOnce: the error an operator reads when the port
+// is taken names the socket once, not "listen tcp A: listen tcp A: ...".
+func TestServerPortTakenSaysSoOnce(t *testing.T) {
+	first := &dns.Server{Addr: "127.0.0.1:0", Handler: dns.NewHandler(zone.New(), dns.Options{})}
+	if err := first.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer first.Shutdown(context.Background())
+	taken := &dns.Server{Addr: first.LocalAddr().String(), Handler: dns.NewHandler(zone.New(), dns.Options{})}
+	err := taken.Listen()
+	if err == nil {
+		taken.Shutdown(context.Background())
+		t.Fatal("a second server bound the same port")
+	}
+	if msg := err.Error(); strings.Count(msg, "listen") != 1 || !strings.Contains(msg, "address already in use") {
+		t.Errorf("error %q: want one \"listen\" and the reason", msg)
 	}
 }

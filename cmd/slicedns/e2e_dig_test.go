@@ -247,7 +247,11 @@ current-context: c
 		{[]string{"--manifests", "/nonexistent/dir", "--dns-addr", "127.0.0.1:0"}, "/nonexistent/dir", 1},
 		{[]string{"--manifests", "x", "--kubeconfig", "y"}, "exclusive", 2},
 		{[]string{"--log-format", "xml"}, "--log-format", 2},
-		{[]string{"--ttl", "0"}, "--ttl", 2},
+		{[]string{"--ttl", "0"}, "-ttl: want whole seconds, 1 to 3600", 2},
+		{[]string{"--ttl", "-1"}, "-ttl: want whole seconds, 1 to 3600", 2},
+		{[]string{"--zone", "cluster..local"}, "not a domain name", 2},
+		{[]string{"--zone", "cluster.local", "--zone", "Cluster.Local."}, "given twice", 2},
+		{[]string{"--http-addr", ""}, "must not be empty", 2},
 		{[]string{"--kubeconfig", kubeconfig, "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--label-selector", "a in ("}, "--label-selector", 2},
 	} {
@@ -255,6 +259,9 @@ current-context: c
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
 			t.Errorf("%v: %v, want exit status %d", tc.args, err, tc.code)
+		}
+		if strings.Contains(string(out), "stacktrace") {
+			t.Errorf("%v: a stack trace in the output:\n%s", tc.args, out)
 		}
 		last := strings.TrimSpace(string(out))
 		if i := strings.LastIndexByte(last, '\n'); i >= 0 {

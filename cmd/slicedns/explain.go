@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -89,7 +88,7 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	fs.StringVar(&c.server, "server", "", "ask a running slicedns at its HTTP `URL` (http://host:port, the --http-addr)")
 	fs.StringVar(&c.output, "o", "text", "output `format`: text or json")
 	fs.Var(&c.zones, "zone", "DNS `zone` served (repeatable; default cluster.local, in-addr.arpa, ip6.arpa); not with --server")
-	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, as served; not with --server")
+	ttl := ttlVar(fs, "TTL of answers in `seconds`, as served; not with --server")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage+"; as served, not with --server")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for the cluster or the server")
 	// Flags may follow NAME: parse again after each positional argument.
@@ -141,8 +140,8 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	case c.server != "" && (len(c.zones) > 0 || *ttl != 5 || *podRecords != "insecure"):
 		return nil, errors.New("--zone, --ttl and --pod-records are the server's own with --server")
 	}
-	if len(c.zones) == 0 {
-		c.zones = slices.Clone(defaultZones)
+	if c.zones, err = zonesFlag(c.zones); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

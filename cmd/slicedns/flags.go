@@ -8,9 +8,11 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	mdns "github.com/miekg/dns"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/slicedns/slicedns/dns"
@@ -95,6 +97,48 @@ func prefixesFlag(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// ttlSeconds is --ttl's value. One message serves every bad value ("-1",
+// "1.5", "0"), where flag's own uint says only "parse error".
+type ttlSeconds uint
+
+func (t *ttlSeconds) String() string { return strconv.FormatUint(uint64(*t), 10) }
+func (t *ttlSeconds) Set(v string) error {
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n < 1 || n > 3600 {
+		return errors.New("want whole seconds, 1 to 3600")
+	}
+	*t = ttlSeconds(n)
+	return nil
+}
+
+// ttlVar defines --ttl on fs, 5 seconds unless set.
+func ttlVar(fs *flag.FlagSet, usage string) *uint {
+	t := ttlSeconds(5)
+	fs.Var(&t, "ttl", usage)
+	return (*uint)(&t)
+}
+
+// zonesFlag checks --zone values and applies the default. A zone that is
+// no domain name ("a..b"), the root, or one given twice would be served
+// without complaint, and answer nothing anyone asked for.
+func zonesFlag(zones listFlag) ([]string, error) {
+	if len(zones) == 0 {
+		return slices.Clone(defaultZones), nil
+	}
+	var out []string
+	for _, z := range zones {
+		l := strings.ToLower(strings.TrimSuffix(z, "."))
+		if _, ok := mdns.IsDomainName(l); !ok || l == "" || strings.Contains(l, "..") || strings.HasPrefix(l, ".") {
+			return nil, fmt.Errorf("--zone %q: not a domain name (e.g. cluster.local)", z)
+		}
+		if slices.Contains(out, l) {
+			return nil, fmt.Errorf("--zone %q: given twice", z)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
 // ttlFlag checks --ttl, given in seconds.
 func ttlFlag(seconds uint) (time.Duration, error) {
 	if seconds < 1 || seconds > 3600 {
@@ -139,7 +183,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	var notify listFlag
 	fs.Var(&notify, "notify", "send DNS NOTIFY to these secondaries when the zone changes, so they transfer it at once: `addresses` (10.0.0.5, 10.0.0.5:5353, [2001:db8::1]:53; comma-separated or repeated); needs --allow-transfer (default: none)")
 	fs.BoolVar(&c.fixedOrder, "fixed-order", false, "keep A and AAAA records in the zone's order (default: each answer starts at the address its query ID picks, spreading clients over endpoints as CoreDNS's loadbalance plugin does)")
-	ttl := fs.Uint("ttl", 5, "TTL of answers in `seconds`, also the negative-caching TTL")
+	ttl := ttlVar(fs, "TTL of answers in `seconds`, also the negative-caching TTL")
 	fs.StringVar(&c.logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.BoolVar(&c.logQueries, "log-queries", false, "log every query (costly under load)")
@@ -163,8 +207,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.ttl, err = ttlFlag(*ttl); err != nil {
 		return nil, err
 	}
-	if len(c.zones) == 0 {
-		c.zones = slices.Clone(defaultZones)
+	if c.zones, err = zonesFlag(c.zones); err != nil {
+		return nil, err
 	}
 	if !hasForwardZone(c.zones) {
 		return nil, fmt.Errorf("--zone %s: give a zone outside in-addr.arpa and ip6.arpa too (e.g. cluster.local), for the names PTR records point at", c.zones.String())
@@ -199,6 +243,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.kubeconfig == "" && c.manifests == "" {
 		c.kubeconfig = os.Getenv("KUBECONFIG")
+	}
+	if c.dnsAddr == "" || c.httpAddr == "" {
+		// net.Listen would take "" as any port on every address.
+		return nil, errors.New("--dns-addr and --http-addr must not be empty (e.g. :53, 127.0.0.1:8080)")
 	}
 	if c.logFormat != "json" && c.logFormat != "console" {
 		return nil, fmt.Errorf("--log-format %q: want json or console", c.logFormat)

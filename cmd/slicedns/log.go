@@ -14,15 +14,18 @@ func newLogger(format, level string) (*zap.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	var cfg zap.Config
+	// No stack on Error lines: they are an operator's (a port taken, a
+	// folder missing), and a Go stack buries the one-line reason. A
+	// recovered panic logs its stack itself.
 	if format == "console" {
 		cfg = zap.NewDevelopmentConfig()
 		cfg.Development = false
-		cfg.DisableStacktrace = true
 	} else {
 		cfg = zap.NewProductionConfig()
 		cfg.EncoderConfig.TimeKey = "time"
 		cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	}
+	cfg.DisableStacktrace = true
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.OutputPaths = []string{"stderr"}
 	cfg.Sampling = nil
