@@ -72,6 +72,7 @@ type Manifests struct {
 	applied map[manifestKey]*manifestObject // what Sink holds
 	dups    map[string]bool                 // duplicate definitions already warned about
 	dirErr  string                          // the folder's read error last logged by Run
+	subdirs map[string]bool                 // subfolders the log has named
 	synced  atomic.Bool
 }
 
@@ -194,12 +195,20 @@ func (m *Manifests) load(trustStat bool) error {
 			return err
 		}
 		m.only = only
-		m.files, m.applied, m.dups = map[string]*manifestFile{}, map[manifestKey]*manifestObject{}, map[string]bool{}
+		m.files, m.applied, m.dups, m.subdirs = map[string]*manifestFile{}, map[manifestKey]*manifestObject{}, map[string]bool{}, map[string]bool{}
 	}
 	changed := !m.synced.Load()
 	present := map[string]bool{}
 	for _, e := range entries {
 		name := e.Name()
+		if e.IsDir() && !strings.HasPrefix(name, ".") && !m.subdirs[name] {
+			// Not read, as kubectl apply -f DIR reads none without -R; but
+			// a folder whose manifests sit one level down would otherwise
+			// serve nothing without a word. (Dot-folders are a ConfigMap
+			// mount's own, ..data and the like.)
+			m.subdirs[name] = true
+			log.Info("not reading a subfolder: only the folder's own files are served", zap.String("folder", filepath.Join(m.Dir, name)))
+		}
 		if !isManifest(name) {
 			continue
 		}
@@ -226,7 +235,7 @@ func (m *Manifests) load(trustStat bool) error {
 		}
 		if err != nil {
 			if st.err == nil || st.err.Error() != err.Error() {
-				log.Error("cannot read manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
+				log.Error("cannot read manifest file; "+keeping(st), zap.String("file", path), zap.Error(err))
 			}
 			st.err, st.read = err, false
 			continue
@@ -247,7 +256,7 @@ func (m *Manifests) load(trustStat bool) error {
 		objs, notes, err := decodeManifest(path, data, m.only, st.objects)
 		if err != nil {
 			st.err = err
-			log.Error("cannot parse manifest file; serving its last good content", zap.String("file", path), zap.Error(err))
+			log.Error("cannot parse manifest file; "+keeping(st), zap.String("file", path), zap.Error(err))
 			continue
 		}
 		st.objects, st.err, st.invalid = objs, nil, invalidObjects(path, notes)
@@ -263,9 +272,20 @@ func (m *Manifests) load(trustStat bool) error {
 	if changed {
 		m.apply(m.desired())
 	}
+	if !m.synced.Load() && len(present) == 0 {
+		log.Warn("no manifest files in the folder: nothing to serve (*.yaml, *.yml, *.json at its top level)", zap.String("folder", m.Dir))
+	}
 	m.synced.Store(true)
 	m.Metrics.Touch()
 	return nil
+}
+
+// keeping says what a file that cannot be read or parsed leaves served.
+func keeping(st *manifestFile) string {
+	if len(st.objects) > 0 {
+		return "serving its last good content"
+	}
+	return "skipped"
 }
 
 // report logs what decoding a file found worth saying, once per content of
@@ -277,6 +297,10 @@ func (m *Manifests) report(path string, notes []manifestNotice) {
 		switch {
 		case n.skipped && (n.kind == manifestKindService || n.kind == manifestKindSlice):
 			log.Warn("skipping object: only v1 Service and discovery.k8s.io/v1 EndpointSlice are served", fields...)
+		case n.skipped && n.kind == "Endpoints":
+			// The docs' selector-less Service pattern: a cluster mirrors
+			// v1 Endpoints into a slice, a folder has no controller to.
+			log.Warn("skipping v1 Endpoints: write a discovery.k8s.io/v1 EndpointSlice instead (in a cluster the mirroring controller makes one from it)", fields...)
 		case n.skipped:
 			log.Info("skipping object of a kind that DNS does not use", fields...)
 		case n.held:
