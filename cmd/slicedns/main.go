@@ -206,7 +206,8 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 	// Lame duck: stay in service while load balancers see /readyz fail and
 	// take this instance out, so a rolling update drops no queries.
 	draining.Store(true)
-	log.Info("shutting down: lame duck", zap.Duration("lameduck", cfg.lameduck))
+	// On a laptop Ctrl-C waits the lame duck too, with the ports held.
+	log.Info("shutting down: lame duck (a second Ctrl-C or SIGTERM stops at once)", zap.Duration("lameduck", cfg.lameduck))
 	select {
 	case <-time.After(cfg.lameduck):
 	case <-forceSignal():
