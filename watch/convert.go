@@ -165,10 +165,10 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 			ep.TargetRef = e.TargetRef.Kind + "/" + e.TargetRef.Name
 		}
 		if out.AddressType != zone.FQDN {
-			for _, a := range e.Addresses {
+			for j, a := range e.Addresses {
 				ip, err := parseIP(a)
 				if err != nil {
-					return nil, fmt.Errorf("%s: endpoint %d: %q is not an IP address", what(), i, a)
+					return nil, fmt.Errorf("%s: endpoints[%d].addresses[%d]: %q is not an IP address", what(), i, j, a)
 				}
 				addrs = append(addrs, ip)
 			}

@@ -129,17 +129,17 @@ func (s *Slice) Validate() error {
 	}
 	for i, e := range s.Endpoints {
 		if e.Hostname != "" && !isLabel(e.Hostname) {
-			return fmt.Errorf("%s: endpoint %d: hostname %q is not a DNS label", what, i, e.Hostname)
+			return fmt.Errorf("%s: endpoints[%d].hostname %q is not a DNS label", what, i, e.Hostname)
 		}
 		if s.AddressType == FQDN {
 			continue
 		}
 		if len(e.Addresses) == 0 {
-			return fmt.Errorf("%s: endpoint %d has no address", what, i)
+			return fmt.Errorf("%s: endpoints[%d] has no address", what, i)
 		}
-		for _, a := range e.Addresses {
+		for j, a := range e.Addresses {
 			if !a.IsValid() || (s.AddressType == IPv4) != a.Is4() || a.Is4In6() || a.Zone() != "" {
-				return fmt.Errorf("%s: endpoint %d: address %v is not a valid %v address", what, i, a, s.AddressType)
+				return fmt.Errorf("%s: endpoints[%d].addresses[%d]: %v is not a valid %v address", what, i, j, a, s.AddressType)
 			}
 		}
 	}
