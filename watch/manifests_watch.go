@@ -57,6 +57,7 @@ func (m *Manifests) Run(ctx context.Context) error {
 	}
 	log := m.logger()
 	dir := filepath.Clean(m.Dir)
+	target := resolvedPath(m.Dir)
 
 	// Changes made between Load and the watch starting raised no event.
 	m.reload(false)
@@ -110,11 +111,29 @@ func (m *Manifests) Run(ctx context.Context) error {
 				if err := w.Add(m.Dir); err != nil {
 					continue // still gone; keep serving what it held
 				}
+				target = resolvedPath(m.Dir)
 				log.Info("manifests folder is back; watching it again", zap.String("dir", m.Dir))
+			} else if now := resolvedPath(m.Dir); now != target {
+				// Dir is a symlink swapped to another folder (a "current
+				// release" link): inotify still watches the old one, so
+				// edits to the new one would wait for each re-read.
+				_ = w.Remove(m.Dir)
+				if err := w.Add(m.Dir); err == nil {
+					target = now
+					log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", now))
+				}
 			}
 			m.reload(true)
 		}
 	}
+}
+
+// resolvedPath is the folder path leads to, or path when it leads nowhere.
+func resolvedPath(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
 }
 
 // reload is a load whose failure is only logged: while running, a folder

@@ -169,3 +169,54 @@ func TestManifestsRunBadSelector(t *testing.T) {
 		t.Errorf("Run = %v, want a label selector error", err)
 	}
 }
+
+// A folder given as a symlink that is swapped to another folder (a
+// "current release" link, ln -sfn v2 cur): the swap shows at the next
+// re-read, and from then on edits in the new folder show within a second,
+// not at each re-read, while edits in the old one change nothing.
+func TestManifestsWatchSwappedFolderLink(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	v1, v2, cur := filepath.Join(root, "v1"), filepath.Join(root, "v2"), filepath.Join(root, "cur")
+	for _, d := range []string{v1, v2} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(v1, "a.yaml"), service("a", "10.96.0.1"))
+	writeFile(t, filepath.Join(v2, "a.yaml"), service("a", "10.96.0.2"))
+	if err := os.Symlink("v1", cur); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, cur)
+	f.load(t)
+	f.run(t)
+	serves := func(ip string) func() bool {
+		return func() bool { return slices.Equal(f.addrs("a.default.svc"), []string{ip}) }
+	}
+	// An edit in v1 shows once Run watches it; only then swap.
+	writeFile(t, filepath.Join(v1, "a.yaml"), service("a", "10.96.0.4"))
+	waitFor(t, "an edit in v1", serves("10.96.0.4"))
+	if err := os.Symlink("v2", cur+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(cur+".new", cur); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2*manifestsResync + time.Second)
+	for !serves("10.96.0.2")() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the swapped link was not followed: a.default.svc = %v", f.addrs("a.default.svc"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The re-read that found the swap re-watched before loading.
+	writeFile(t, filepath.Join(v2, "a.yaml"), service("a", "10.96.0.3"))
+	start := time.Now()
+	for !serves("10.96.0.3")() {
+		if time.Since(start) > manifestsResync/2 {
+			t.Fatalf("an edit in the new folder waited for a re-read: a.default.svc = %v", f.addrs("a.default.svc"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
