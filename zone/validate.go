@@ -61,6 +61,9 @@ func (s *Service) Validate() error {
 	if !isLabel(s.Namespace) {
 		return fmt.Errorf("service %s/%s: namespace %q is not a DNS label", s.Namespace, s.Name, s.Namespace)
 	}
+	if s.Name == "" {
+		return fmt.Errorf("service %s/: no name (metadata.name)", s.Namespace)
+	}
 	if !isLabel(s.Name) {
 		return fmt.Errorf("service %s/%s: name %q is not a DNS label", s.Namespace, s.Name, s.Name)
 	}
@@ -113,7 +116,7 @@ func (s *Slice) Validate() error {
 		return fmt.Errorf("%s: namespace %q is not a DNS label", what, s.Namespace)
 	}
 	if s.Name == "" {
-		return fmt.Errorf("%s: no name", what)
+		return fmt.Errorf("%s: no name (metadata.name)", what)
 	}
 	if s.Service == "" {
 		return fmt.Errorf("%s: no kubernetes.io/service-name label", what)

@@ -28,3 +28,15 @@ func TestValidateNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// An object without metadata.name says so, rather than that "" is no label.
+func TestValidateNoName(t *testing.T) {
+	svc := &zone.Service{Namespace: "team", Type: zone.Headless}
+	if err := svc.Validate(); err == nil || !strings.Contains(err.Error(), "no name (metadata.name)") {
+		t.Errorf("Service without a name: %v", err)
+	}
+	sl := &zone.Slice{Namespace: "team", Service: "db"}
+	if err := sl.Validate(); err == nil || !strings.Contains(err.Error(), "no name (metadata.name)") {
+		t.Errorf("EndpointSlice without a name: %v", err)
+	}
+}
