@@ -76,6 +76,20 @@ func (m *Manifests) Run(ctx context.Context) error {
 		}
 		debounce.Reset(min(manifestsDebounce, manifestsMaxDelay-now.Sub(since)))
 	}
+	// rewatch runs before each load: when Dir is a symlink swapped to
+	// another folder (a "current release" link), inotify still watches the
+	// old one, and edits to the new one would wait for each re-read.
+	rewatch := func() {
+		now := resolvedPath(m.Dir)
+		if now == target || len(w.WatchList()) == 0 {
+			return
+		}
+		_ = w.Remove(m.Dir)
+		if err := w.Add(m.Dir); err == nil {
+			target = now
+			log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", now))
+		}
+	}
 	resync := time.NewTicker(manifestsResync)
 	defer resync.Stop()
 
@@ -105,6 +119,7 @@ func (m *Manifests) Run(ctx context.Context) error {
 			schedule()
 		case <-debounce.C:
 			pending = false
+			rewatch()
 			m.reload(false)
 		case <-resync.C:
 			if len(w.WatchList()) == 0 {
@@ -113,15 +128,8 @@ func (m *Manifests) Run(ctx context.Context) error {
 				}
 				target = resolvedPath(m.Dir)
 				log.Info("manifests folder is back; watching it again", zap.String("dir", m.Dir))
-			} else if now := resolvedPath(m.Dir); now != target {
-				// Dir is a symlink swapped to another folder (a "current
-				// release" link): inotify still watches the old one, so
-				// edits to the new one would wait for each re-read.
-				_ = w.Remove(m.Dir)
-				if err := w.Add(m.Dir); err == nil {
-					target = now
-					log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", now))
-				}
+			} else {
+				rewatch()
 			}
 			m.reload(true)
 		}
