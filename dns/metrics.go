@@ -17,6 +17,7 @@ type Metrics struct {
 	duration  prometheus.Observer
 	panics    prometheus.Counter
 	overload  prometheus.Counter
+	fwdOver   prometheus.Counter
 	notifies  [2]prometheus.Counter // unacknowledged, acknowledged
 }
 
@@ -33,7 +34,8 @@ var countedTypes = []uint16{
 //	slicedns_dns_responses_total{rcode}        responses sent, by rcode
 //	slicedns_dns_request_duration_seconds      time to answer, from request to write
 //	slicedns_dns_panics_total                  queries whose answering panicked (a bug; answered SERVFAIL)
-//	slicedns_dns_overload_drops_total          UDP queries dropped: too many off the fast path at once
+//	slicedns_dns_overload_drops_total          UDP queries dropped: too many answered off the fast path at once, forwarded ones not counted
+//	slicedns_dns_forward_overload_total        queries not forwarded, too many waiting on upstreams: REFUSED at once
 //	slicedns_dns_notifies_total{result}        NOTIFYs sent to secondaries (Notifier): acknowledged, unacknowledged
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	req := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,15 +55,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	overload := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slicedns_dns_overload_drops_total",
-		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (forwarded ones waiting on slow upstreams, or a flood).",
+		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (a flood; queries waiting on upstreams are bounded apart, see slicedns_dns_forward_overload_total).",
+	})
+	fwdOver := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_dns_forward_overload_total",
+		Help: "Queries not forwarded because too many were waiting on upstreams already: answered REFUSED at once (an ExternalName with its CNAME alone).",
 	})
 	notifies := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slicedns_dns_notifies_total",
 		Help: "NOTIFY messages sent to secondaries (--notify), by whether the secondary acknowledged one of the tries.",
 	}, []string{"result"})
-	reg.MustRegister(req, resp, dur, panics, overload, notifies)
+	reg.MustRegister(req, resp, dur, panics, overload, fwdOver, notifies)
 	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
-		panics: panics, overload: overload,
+		panics: panics, overload: overload, fwdOver: fwdOver,
 		notifies: [2]prometheus.Counter{notifies.WithLabelValues("unacknowledged"), notifies.WithLabelValues("acknowledged")}}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
@@ -115,6 +121,12 @@ func metricsOf(h mdns.Handler) *Metrics {
 func (m *Metrics) overloaded() {
 	if m != nil {
 		m.overload.Inc()
+	}
+}
+
+func (m *Metrics) forwardOverloaded() {
+	if m != nil {
+		m.fwdOver.Inc()
 	}
 }
 

@@ -27,9 +27,11 @@ type Server struct {
 	// that stops reading is cut off. Default 2s.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxSlowQueries bounds the UDP queries answered off the fast path at
-	// once (forwarded ones among them); more are dropped, and counted in
+	// once; more are dropped, and counted in
 	// slicedns_dns_overload_drops_total when Handler is a *Handler with
-	// Metrics. Default 4096.
+	// Metrics. Default 4096. A *Handler's queries leave the bound while
+	// they wait on an upstream: ForwarderOptions.MaxConcurrent bounds
+	// those.
 	MaxSlowQueries int
 
 	mu        sync.Mutex
