@@ -112,6 +112,12 @@ func (s *Server) Listen() error {
 		// bare header (no question, no OPT), and refuse over TCP what UDP
 		// answers. Responses are dropped, as over UDP.
 		MsgAcceptFunc: acceptQueries,
+		// No cap on the queries of one connection (RFC 7766 6.2.1: keep it
+		// open): miekg/dns's default closed it after 128 while more were
+		// unread, so the kernel sent a reset and the client lost answers
+		// already written. ReadTimeout and miekg/dns's idle timeout still
+		// close connections that go quiet.
+		MaxTCPQueries: -1,
 		MsgInvalidFunc: func(msg []byte, _ error) {
 			if len(msg) >= headerLen { // a header: miekg/dns answers FORMERR
 				m.refused(mdns.RcodeFormatError)
