@@ -235,7 +235,7 @@ func (h *Handler) logQuery(w mdns.ResponseWriter, r, resp *mdns.Msg, took time.D
 		zap.String("proto", proto),
 		zap.String("name", q.Name),
 		zap.String("type", mdns.TypeToString[q.Qtype]),
-		zap.String("rcode", mdns.RcodeToString[resp.Rcode]),
+		zap.String("rcode", rcodeLabel(resp.Rcode)),
 		zap.Int("answers", len(resp.Answer)),
 		zap.Duration("duration", took))
 }

@@ -13,7 +13,11 @@ import (
 type Metrics struct {
 	requests  map[uint16]prometheus.Counter
 	otherType prometheus.Counter
+	// responses are the rcodes slicedns answers itself, made up front;
+	// the others (nil) only come in an upstream's answer, and are counted
+	// through respVec, rarely enough that looking them up costs nothing.
 	responses [24]prometheus.Counter
+	respVec   *prometheus.CounterVec
 	duration  prometheus.Observer
 	panics    prometheus.Counter
 	overload  prometheus.Counter
@@ -26,6 +30,27 @@ type Metrics struct {
 var countedTypes = []uint16{
 	mdns.TypeA, mdns.TypeAAAA, mdns.TypeSRV, mdns.TypePTR, mdns.TypeCNAME, mdns.TypeTXT,
 	mdns.TypeSOA, mdns.TypeNS, mdns.TypeANY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeMX, mdns.TypeHTTPS,
+}
+
+// ownRcodes are the rcodes slicedns answers itself (BADSIG, 16 too, is a
+// TSIG error: slicedns holds no keys and never sends it).
+var ownRcodes = []int{
+	mdns.RcodeSuccess, mdns.RcodeFormatError, mdns.RcodeServerFailure, mdns.RcodeNameError,
+	mdns.RcodeNotImplemented, mdns.RcodeRefused, mdns.RcodeNotAuth, mdns.RcodeBadVers,
+}
+
+// rcodeLabel is rcode's name, in metrics and logs, or its number when it
+// has none. 16 is BADVERS, which slicedns sends, not the TSIG error BADSIG
+// that mdns.RcodeToString names: slicedns holds no TSIG keys, and BADSIG
+// would send an operator looking for a TSIG problem.
+func rcodeLabel(rcode int) string {
+	if rcode == mdns.RcodeBadVers {
+		return "BADVERS"
+	}
+	if name, ok := mdns.RcodeToString[rcode]; ok {
+		return name
+	}
+	return strconv.Itoa(rcode)
 }
 
 // NewMetrics registers the DNS metrics with reg:
@@ -66,20 +91,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "NOTIFY messages sent to secondaries (--notify), by whether the secondary acknowledged one of the tries.",
 	}, []string{"result"})
 	reg.MustRegister(req, resp, dur, panics, overload, fwdOver, notifies)
-	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
+	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), respVec: resp, duration: dur,
 		panics: panics, overload: overload, fwdOver: fwdOver,
 		notifies: [2]prometheus.Counter{notifies.WithLabelValues("unacknowledged"), notifies.WithLabelValues("acknowledged")}}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
-	for rc := range m.responses {
-		name, ok := mdns.RcodeToString[rc]
-		if !ok {
-			name = strconv.Itoa(rc)
-		}
-		m.responses[rc] = resp.WithLabelValues(name)
+	for _, rc := range ownRcodes {
+		m.responses[rc] = resp.WithLabelValues(rcodeLabel(rc))
 	}
 	return m
+}
+
+// response counts a response with rcode.
+func (m *Metrics) response(rcode int) {
+	if rcode < 0 || rcode >= len(m.responses) {
+		return
+	}
+	if c := m.responses[rcode]; c != nil {
+		c.Inc()
+		return
+	}
+	m.respVec.WithLabelValues(rcodeLabel(rcode)).Inc()
 }
 
 func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
@@ -91,9 +124,7 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 	} else {
 		m.otherType.Inc()
 	}
-	if rcode >= 0 && rcode < len(m.responses) {
-		m.responses[rcode].Inc()
-	}
+	m.response(rcode)
 	m.duration.Observe(took.Seconds())
 }
 
@@ -105,9 +136,7 @@ func (m *Metrics) refused(rcode int) {
 		return
 	}
 	m.otherType.Inc()
-	if rcode >= 0 && rcode < len(m.responses) {
-		m.responses[rcode].Inc()
-	}
+	m.response(rcode)
 }
 
 // metricsOf returns h's metrics when h is a *Handler, else nil.
