@@ -26,7 +26,14 @@ type ForwarderOptions struct {
 	Timeout time.Duration
 	// HealthInterval is how often each upstream is probed. Default 5s.
 	HealthInterval time.Duration
-	Logger         *zap.Logger
+	// MaxConcurrent bounds the queries forwarded at once, waiting on an
+	// upstream for up to Timeout each; past it Forward fails at once with
+	// ErrOverloaded, which a Handler answers REFUSED, as CoreDNS's forward
+	// max_concurrent does. Default 4096: at about 2 KB each, 8 MB, enough
+	// for 2,000 queries a second to upstreams that take the whole default
+	// 2s timeout.
+	MaxConcurrent int
+	Logger        *zap.Logger
 }
 
 // A Forwarder sends queries for names outside the served zones to upstream
@@ -34,7 +41,9 @@ type ForwarderOptions struct {
 // each upstream in order until one answers. Upstreams that fail their health
 // probe are skipped until they pass it again (unless all fail: then all are
 // tried), and an upstream found to send queries back to this server (a
-// forwarding loop) is never used again. Give it to a Handler in
+// forwarding loop) is never used again. At most MaxConcurrent queries are
+// forwarded at once, so that a dead upstream cannot grow goroutines and
+// sockets without limit; more fail at once. Give it to a Handler in
 // Options.Forwarder and call Run while the handler is served, so that the
 // loop probes can come back to it.
 type Forwarder struct {
@@ -42,6 +51,9 @@ type Forwarder struct {
 	timeout  time.Duration
 	interval time.Duration
 	log      *zap.Logger
+	// inFlight counts the queries being forwarded, up to max.
+	inFlight atomic.Int64
+	max      int64
 
 	// instance is a random label shared by this forwarder's loop probes, so
 	// probes of another slicedns instance (which must be forwarded, not
@@ -76,7 +88,13 @@ var (
 	ErrNoUpstream = errors.New("dns: no usable upstream (every upstream is a forwarding loop)")
 	// ErrUpstreamFailed: no upstream answered within the timeout.
 	ErrUpstreamFailed = errors.New("dns: no upstream answered")
+	// ErrOverloaded: ForwarderOptions.MaxConcurrent queries are being
+	// forwarded already; this one was not sent.
+	ErrOverloaded = errors.New("dns: too many queries being forwarded")
 )
+
+// defaultMaxForwards is ForwarderOptions.MaxConcurrent when unset.
+const defaultMaxForwards = 4096
 
 // NewForwarder returns a forwarder to opts.Upstreams, which must not be empty.
 func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
@@ -84,7 +102,7 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		return nil, errors.New("dns: forwarder without upstreams")
 	}
 	f := &Forwarder{
-		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger,
+		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger, max: int64(opts.MaxConcurrent),
 		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
 	}
 	if f.timeout <= 0 {
@@ -92,6 +110,9 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 	}
 	if f.interval <= 0 {
 		f.interval = 5 * time.Second
+	}
+	if f.max <= 0 {
+		f.max = defaultMaxForwards
 	}
 	if f.log == nil {
 		f.log = zap.NewNop()
@@ -119,9 +140,24 @@ func (f *Forwarder) Status() []UpstreamStatus {
 
 // Forward sends r upstream and returns the first answer, as it came (its ID
 // is the one Forward chose; the caller restores its client's). It fails with
-// ErrNoUpstream when every upstream is a loop, and with an error wrapping
-// ErrUpstreamFailed when none answered within the timeout.
+// ErrNoUpstream when every upstream is a loop, with an error wrapping
+// ErrUpstreamFailed when none answered within the timeout, and with
+// ErrOverloaded, at once, when MaxConcurrent queries are being forwarded.
 func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error) {
+	return f.forward(ctx, r, nil)
+}
+
+// forward is Forward, calling admitted (when set) once r holds a slot
+// among the MaxConcurrent and is about to wait on an upstream.
+func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (*mdns.Msg, error) {
+	if f.inFlight.Add(1) > f.max {
+		f.inFlight.Add(-1)
+		return nil, ErrOverloaded
+	}
+	defer f.inFlight.Add(-1)
+	if admitted != nil {
+		admitted()
+	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	ups, err := f.await(ctx)
@@ -155,11 +191,11 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 
 // lookup resolves name upstream, for an ExternalName target outside the
 // served zones, and returns the answer section.
-func (f *Forwarder) lookup(ctx context.Context, name string, qtype uint16) ([]mdns.RR, error) {
+func (f *Forwarder) lookup(ctx context.Context, name string, qtype uint16, admitted func()) ([]mdns.RR, error) {
 	q := new(mdns.Msg)
 	q.SetQuestion(mdns.Fqdn(name), qtype)
 	q.SetEdns0(advertisedUDPSize, false)
-	resp, err := f.Forward(ctx, q)
+	resp, err := f.forward(ctx, q, admitted)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,9 @@ const maxChase = 8
 
 // forward answers r from upstream. The answer is passed on as it came, with
 // the client's ID and RA; when no upstream answers, m (the reply prepared
-// for r) carries SERVFAIL, or REFUSED when every upstream is a loop.
+// for r) carries SERVFAIL, or REFUSED when every upstream is a loop or
+// too many queries are being forwarded already (the client fails over at
+// once rather than after its timeout).
 func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 	if h.offline != nil {
 		h.offline(r.Question[0].Name, r.Question[0].Qtype)
@@ -33,12 +35,16 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 		up = r.Copy()
 		dropOption(up.IsEdns0(), mdns.EDNS0NSID)
 	}
-	resp, err := h.fwd.Forward(context.Background(), up)
+	resp, err := h.fwd.forward(context.Background(), up, h.upstreamWait)
 	if err != nil {
 		m.Authoritative = false
 		m.Answer, m.Ns = nil, nil
 		m.Rcode = mdns.RcodeServerFailure
-		if errors.Is(err, ErrNoUpstream) {
+		switch {
+		case errors.Is(err, ErrOverloaded):
+			h.m.forwardOverloaded()
+			m.Rcode = mdns.RcodeRefused
+		case errors.Is(err, ErrNoUpstream):
 			m.Rcode = mdns.RcodeRefused
 		}
 		h.log.Debug("forward failed", zap.String("name", r.Question[0].Name), zap.Error(err))
@@ -84,7 +90,11 @@ func (h *Handler) chase(m *mdns.Msg, q mdns.Question, target string, snap *zone.
 				h.offline(target, qtype)
 				return
 			}
-			rrs, err := h.fwd.lookup(context.Background(), target, qtype)
+			rrs, err := h.fwd.lookup(context.Background(), target, qtype, h.upstreamWait)
+			if errors.Is(err, ErrOverloaded) {
+				// The CNAME alone, at once: the client can follow it itself.
+				h.m.forwardOverloaded()
+			}
 			if err != nil {
 				h.log.Debug("ExternalName target not resolved upstream", zap.String("target", target), zap.Error(err))
 				return

@@ -102,8 +102,14 @@ type Handler struct {
 	// would go upstream instead of sending it: explaining must neither
 	// query elsewhere nor wait.
 	offline func(name string, qtype uint16)
-	pods    bool
-	fixed   bool // Options.FixedOrder
+	// upstreamWait, when set (on the copy that answers one UDP query off
+	// the fast path), is called when the query takes a forwarding slot and
+	// is about to wait on an upstream: it leaves the bound of the slow
+	// path (slowQueries), so queries answered from the zone never queue
+	// behind upstream work.
+	upstreamWait func()
+	pods         bool
+	fixed        bool // Options.FixedOrder
 	// serverAddrs are Options.ServerAddrs, unmapped.
 	serverAddrs []netip.Addr
 	nsid        string // Options.NSID in hex, as miekg/dns holds it
@@ -232,7 +238,7 @@ func (h *Handler) logQuery(w mdns.ResponseWriter, r, resp *mdns.Msg, took time.D
 		zap.String("proto", proto),
 		zap.String("name", q.Name),
 		zap.String("type", mdns.TypeToString[q.Qtype]),
-		zap.String("rcode", mdns.RcodeToString[resp.Rcode]),
+		zap.String("rcode", rcodeLabel(resp.Rcode)),
 		zap.Int("answers", len(resp.Answer)),
 		zap.Duration("duration", took))
 }

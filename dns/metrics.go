@@ -13,10 +13,15 @@ import (
 type Metrics struct {
 	requests  map[uint16]prometheus.Counter
 	otherType prometheus.Counter
+	// responses are the rcodes slicedns answers itself, made up front;
+	// the others (nil) only come in an upstream's answer, and are counted
+	// through respVec, rarely enough that looking them up costs nothing.
 	responses [24]prometheus.Counter
+	respVec   *prometheus.CounterVec
 	duration  prometheus.Observer
 	panics    prometheus.Counter
 	overload  prometheus.Counter
+	fwdOver   prometheus.Counter
 	notifies  [2]prometheus.Counter // unacknowledged, acknowledged
 }
 
@@ -27,13 +32,35 @@ var countedTypes = []uint16{
 	mdns.TypeSOA, mdns.TypeNS, mdns.TypeANY, mdns.TypeAXFR, mdns.TypeIXFR, mdns.TypeMX, mdns.TypeHTTPS,
 }
 
+// ownRcodes are the rcodes slicedns answers itself (BADSIG, 16 too, is a
+// TSIG error: slicedns holds no keys and never sends it).
+var ownRcodes = []int{
+	mdns.RcodeSuccess, mdns.RcodeFormatError, mdns.RcodeServerFailure, mdns.RcodeNameError,
+	mdns.RcodeNotImplemented, mdns.RcodeRefused, mdns.RcodeNotAuth, mdns.RcodeBadVers,
+}
+
+// rcodeLabel is rcode's name, in metrics and logs, or its number when it
+// has none. 16 is BADVERS, which slicedns sends, not the TSIG error BADSIG
+// that mdns.RcodeToString names: slicedns holds no TSIG keys, and BADSIG
+// would send an operator looking for a TSIG problem.
+func rcodeLabel(rcode int) string {
+	if rcode == mdns.RcodeBadVers {
+		return "BADVERS"
+	}
+	if name, ok := mdns.RcodeToString[rcode]; ok {
+		return name
+	}
+	return strconv.Itoa(rcode)
+}
+
 // NewMetrics registers the DNS metrics with reg:
 //
 //	slicedns_dns_requests_total{type}          queries received, by query type
 //	slicedns_dns_responses_total{rcode}        responses sent, by rcode
 //	slicedns_dns_request_duration_seconds      time to answer, from request to write
 //	slicedns_dns_panics_total                  queries whose answering panicked (a bug; answered SERVFAIL)
-//	slicedns_dns_overload_drops_total          UDP queries dropped: too many off the fast path at once
+//	slicedns_dns_overload_drops_total          UDP queries dropped: too many answered off the fast path at once, forwarded ones not counted
+//	slicedns_dns_forward_overload_total        queries not forwarded, too many waiting on upstreams: REFUSED at once
 //	slicedns_dns_notifies_total{result}        NOTIFYs sent to secondaries (Notifier): acknowledged, unacknowledged
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	req := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,27 +80,39 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	})
 	overload := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "slicedns_dns_overload_drops_total",
-		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (forwarded ones waiting on slow upstreams, or a flood).",
+		Help: "UDP queries dropped unanswered because too many were being answered off the fast path at once (a flood; queries waiting on upstreams are bounded apart, see slicedns_dns_forward_overload_total).",
+	})
+	fwdOver := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_dns_forward_overload_total",
+		Help: "Queries not forwarded because too many were waiting on upstreams already: answered REFUSED at once (an ExternalName with its CNAME alone).",
 	})
 	notifies := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "slicedns_dns_notifies_total",
 		Help: "NOTIFY messages sent to secondaries (--notify), by whether the secondary acknowledged one of the tries.",
 	}, []string{"result"})
-	reg.MustRegister(req, resp, dur, panics, overload, notifies)
-	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), duration: dur,
-		panics: panics, overload: overload,
+	reg.MustRegister(req, resp, dur, panics, overload, fwdOver, notifies)
+	m := &Metrics{requests: map[uint16]prometheus.Counter{}, otherType: req.WithLabelValues("other"), respVec: resp, duration: dur,
+		panics: panics, overload: overload, fwdOver: fwdOver,
 		notifies: [2]prometheus.Counter{notifies.WithLabelValues("unacknowledged"), notifies.WithLabelValues("acknowledged")}}
 	for _, t := range countedTypes {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
-	for rc := range m.responses {
-		name, ok := mdns.RcodeToString[rc]
-		if !ok {
-			name = strconv.Itoa(rc)
-		}
-		m.responses[rc] = resp.WithLabelValues(name)
+	for _, rc := range ownRcodes {
+		m.responses[rc] = resp.WithLabelValues(rcodeLabel(rc))
 	}
 	return m
+}
+
+// response counts a response with rcode.
+func (m *Metrics) response(rcode int) {
+	if rcode < 0 || rcode >= len(m.responses) {
+		return
+	}
+	if c := m.responses[rcode]; c != nil {
+		c.Inc()
+		return
+	}
+	m.respVec.WithLabelValues(rcodeLabel(rcode)).Inc()
 }
 
 func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
@@ -85,9 +124,7 @@ func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {
 	} else {
 		m.otherType.Inc()
 	}
-	if rcode >= 0 && rcode < len(m.responses) {
-		m.responses[rcode].Inc()
-	}
+	m.response(rcode)
 	m.duration.Observe(took.Seconds())
 }
 
@@ -99,9 +136,7 @@ func (m *Metrics) refused(rcode int) {
 		return
 	}
 	m.otherType.Inc()
-	if rcode >= 0 && rcode < len(m.responses) {
-		m.responses[rcode].Inc()
-	}
+	m.response(rcode)
 }
 
 // metricsOf returns h's metrics when h is a *Handler, else nil.
@@ -115,6 +150,12 @@ func metricsOf(h mdns.Handler) *Metrics {
 func (m *Metrics) overloaded() {
 	if m != nil {
 		m.overload.Inc()
+	}
+}
+
+func (m *Metrics) forwardOverloaded() {
+	if m != nil {
+		m.fwdOver.Inc()
 	}
 }
 

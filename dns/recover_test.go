@@ -2,8 +2,6 @@ package dns_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,48 +108,4 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no counter %s", name)
 	return 0
-}
-
-// TestServerBoundsSlowQueries: while MaxSlowQueries queries wait on a
-// silent upstream, more such queries are dropped and counted, the fast path
-// keeps answering, and once the wait is over slow queries are taken again.
-func TestServerBoundsSlowQueries(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	const timeout = 600 * time.Millisecond
-	h := dns.NewHandler(fixture(t), dns.Options{Metrics: dns.NewMetrics(reg), Forwarder: newForwarder(t, nil, timeout, blackhole(t))})
-	srv := &dns.Server{Addr: "127.0.0.1:0", Handler: h, MaxSlowQueries: 2}
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve()
-	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	addr := srv.LocalAddr().String()
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := range 5 {
-		q := query(fmt.Sprintf("host-%d.example.org.", i), mdns.TypeA)
-		b, _ := q.Pack()
-		conn.Write(b)
-	}
-	deadline := time.Now().Add(timeout / 2)
-	for counter(t, reg, "slicedns_dns_overload_drops_total") < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if got := counter(t, reg, "slicedns_dns_overload_drops_total"); got != 3 {
-		t.Fatalf("dropped %v of 5 slow queries with room for 2, want 3", got)
-	}
-	if r := ask(t, addr, "my-db.default.svc.cluster.local.", mdns.TypeA); len(r.Answer) != 2 {
-		t.Errorf("the fast path while slow queries wait: %v", r)
-	}
-	// The two waiting ones get SERVFAIL after the timeout; then there is room.
-	time.Sleep(timeout + 200*time.Millisecond)
-	if r := ask(t, addr, "again.example.org.", mdns.TypeA); r.Rcode != mdns.RcodeServerFailure {
-		t.Errorf("a slow query after the wait: %v", r)
-	}
-	if got := counter(t, reg, "slicedns_dns_overload_drops_total"); got != 3 {
-		t.Errorf("drops after the wait: %v, want still 3", got)
-	}
 }

@@ -27,9 +27,11 @@ type Server struct {
 	// that stops reading is cut off. Default 2s.
 	ReadTimeout, WriteTimeout time.Duration
 	// MaxSlowQueries bounds the UDP queries answered off the fast path at
-	// once (forwarded ones among them); more are dropped, and counted in
+	// once; more are dropped, and counted in
 	// slicedns_dns_overload_drops_total when Handler is a *Handler with
-	// Metrics. Default 4096.
+	// Metrics. Default 4096. A *Handler's queries leave the bound while
+	// they wait on an upstream: ForwarderOptions.MaxConcurrent bounds
+	// those.
 	MaxSlowQueries int
 
 	mu        sync.Mutex
@@ -110,6 +112,12 @@ func (s *Server) Listen() error {
 		// bare header (no question, no OPT), and refuse over TCP what UDP
 		// answers. Responses are dropped, as over UDP.
 		MsgAcceptFunc: acceptQueries,
+		// No cap on the queries of one connection (RFC 7766 6.2.1: keep it
+		// open): miekg/dns's default closed it after 128 while more were
+		// unread, so the kernel sent a reset and the client lost answers
+		// already written. ReadTimeout and miekg/dns's idle timeout still
+		// close connections that go quiet.
+		MaxTCPQueries: -1,
 		MsgInvalidFunc: func(msg []byte, _ error) {
 			if len(msg) >= headerLen { // a header: miekg/dns answers FORMERR
 				m.refused(mdns.RcodeFormatError)

@@ -2,6 +2,7 @@ package dns_test
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,47 @@ func TestServerPortTakenSaysSoOnce(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Count(msg, "listen") != 1 || !strings.Contains(msg, "address already in use") {
 		t.Errorf("error %q: want one \"listen\" and the reason", msg)
+	}
+}
+
+// TestTCPManyQueries: one TCP connection carries any number of queries,
+// sent one at a time or pipelined. miekg/dns's default closed it after 128
+// with more unread, so the kernel sent a reset and the client lost answers
+// already written to it.
+func TestTCPManyQueries(t *testing.T) {
+	addr := startHandler(t, dns.NewHandler(fixture(t), dns.Options{}))
+	const n = 300
+	for _, tc := range []struct {
+		name string
+		// batch queries are written before their answers are read.
+		batch int
+	}{{"one at a time", 1}, {"pipelined", n}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			co := &mdns.Conn{Conn: c}
+			for sent := 0; sent < n; sent += tc.batch {
+				for i := sent; i < sent+tc.batch; i++ {
+					q := query("my-db.default.svc.cluster.local.", mdns.TypeA)
+					q.Id = uint16(i)
+					if err := co.WriteMsg(q); err != nil {
+						t.Fatalf("query %d: %v", i, err)
+					}
+				}
+				for i := sent; i < sent+tc.batch; i++ {
+					r, err := co.ReadMsg()
+					if err != nil {
+						t.Fatalf("answer %d of %d: %v", i+1, n, err)
+					}
+					if r.Id != uint16(i) || len(r.Answer) != 2 {
+						t.Fatalf("answer %d: ID %d, %d records", i+1, r.Id, len(r.Answer))
+					}
+				}
+			}
+		})
 	}
 }

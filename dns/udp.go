@@ -143,15 +143,19 @@ func serveUDPEach(conn *net.UDPConn, handler mdns.Handler, slow *slowQueries) er
 }
 
 // defaultMaxSlowQueries is Server.MaxSlowQueries when unset: at 2 KB or so
-// each, 8 MB; enough for 2,000 forwarded queries a second to upstreams
-// that take the whole default 2 s timeout.
+// each, 8 MB. Answered from the zone they take microseconds, so only a
+// flood fills it.
 const defaultMaxSlowQueries = 4096
 
 // slowQueries bounds the UDP queries answered on goroutines of their own
-// (everything but the fast path: forwarded queries wait on an upstream,
-// up to its timeout). Past the bound a query is dropped and counted, as a
-// full socket would drop it, rather than growing goroutines and upstream
-// sockets without limit while an upstream is slow or a client floods.
+// (everything but the fast path). Past the bound a query is dropped and
+// counted, as a full socket would drop it, rather than growing goroutines
+// without limit while a client floods. A query leaves the bound once it
+// waits on an upstream (Handler.upstreamWait): the Forwarder's
+// MaxConcurrent bounds those, and answers REFUSED past it; otherwise a
+// slow or dead upstream would fill this bound and PTR, ExternalName, SOA
+// or truncated answers, which need no upstream, would be dropped with the
+// forwarded queries.
 type slowQueries struct {
 	inFlight atomic.Int64
 	max      int64
@@ -168,15 +172,23 @@ func (s *slowQueries) serve(conn *net.UDPConn, req []byte, from netip.AddrPort, 
 	}
 	pkt := append([]byte(nil), req...)
 	go func() {
-		defer s.inFlight.Add(-1)
-		serveSlowUDP(conn, pkt, from, dst, handler)
+		left := false
+		leave := func() {
+			if !left {
+				left = true
+				s.inFlight.Add(-1)
+			}
+		}
+		defer leave()
+		serveSlowUDP(conn, pkt, from, dst, handler, leave)
 	}()
 }
 
 // serveSlowUDP mirrors miekg/dns's server: a packet too short for a header,
 // or a response, is dropped (answering could amplify an attack); one that
-// does not unpack gets FORMERR.
-func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, dst queryDst, handler mdns.Handler) {
+// does not unpack gets FORMERR. upstreamWait is called if the query waits
+// on an upstream (a *Handler's forwarded queries).
+func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, dst queryDst, handler mdns.Handler, upstreamWait func()) {
 	if len(pkt) < headerLen || binary.BigEndian.Uint16(pkt[2:])&flagQR != 0 {
 		return
 	}
@@ -186,6 +198,11 @@ func serveSlowUDP(conn *net.UDPConn, pkt []byte, from netip.AddrPort, dst queryD
 		w.Write(formErr(pkt))
 		metricsOf(handler).refused(mdns.RcodeFormatError)
 		return
+	}
+	if h, ok := handler.(*Handler); ok && h.fwd != nil {
+		c := *h // this query's own, as Explain's is
+		c.upstreamWait = upstreamWait
+		handler = &c
 	}
 	handler.ServeDNS(w, req)
 }
