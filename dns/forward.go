@@ -27,6 +27,8 @@ type ForwarderOptions struct {
 	// HealthInterval is how often each upstream is probed. Default 5s.
 	HealthInterval time.Duration
 	Logger         *zap.Logger
+	// Metrics, when set, count per upstream (NewForwardMetrics).
+	Metrics *ForwardMetrics
 }
 
 // A Forwarder sends queries for names outside the served zones to upstream
@@ -39,6 +41,7 @@ type ForwarderOptions struct {
 // loop probes can come back to it.
 type Forwarder struct {
 	ups      []*upstream
+	m        *ForwardMetrics
 	timeout  time.Duration
 	interval time.Duration
 	log      *zap.Logger
@@ -61,7 +64,11 @@ type upstream struct {
 	down    atomic.Bool // the last health probe, or the last two queries, failed
 	loop    atomic.Bool // forwards back to us: never used again
 	fails   atomic.Int32
+	m       *upstreamMetrics
 }
+
+// publish sets u's gauges from its flags, after every change of them.
+func (u *upstream) publish() { u.m.state(u.down.Load(), u.loop.Load()) }
 
 // UpstreamStatus is an upstream as the forwarder sees it now.
 type UpstreamStatus struct {
@@ -84,7 +91,7 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		return nil, errors.New("dns: forwarder without upstreams")
 	}
 	f := &Forwarder{
-		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger,
+		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger, m: opts.Metrics,
 		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
 	}
 	if f.timeout <= 0 {
@@ -100,7 +107,9 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return nil, fmt.Errorf("dns: upstream %q: %w", a, err)
 		}
-		f.ups = append(f.ups, &upstream{addr: a})
+		u := &upstream{addr: a, m: opts.Metrics.upstream(a)}
+		u.publish()
+		f.ups = append(f.ups, u)
 	}
 	return f, nil
 }
@@ -126,6 +135,7 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 	defer cancel()
 	ups, err := f.await(ctx)
 	if err != nil {
+		f.m.unansweredQuery(errors.Is(err, ErrNoUpstream))
 		return nil, err
 	}
 	q := r.Copy()
@@ -139,17 +149,23 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 			break
 		}
 		actx, acancel := context.WithTimeout(ctx, left)
+		u.m.sent()
+		start := time.Now()
 		resp, err := exchange(actx, u.addr, q)
 		acancel()
 		if err == nil {
+			u.m.answered(resp.Rcode, time.Since(start))
 			u.fails.Store(0)
 			return resp, nil
 		}
+		u.m.failed(failure(err))
 		if u.fails.Add(1) >= 2 {
 			u.down.Store(true)
+			u.publish()
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
 	}
+	f.m.unansweredQuery(false)
 	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.timeout, errors.Join(errs...))
 }
 

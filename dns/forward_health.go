@@ -75,15 +75,20 @@ func (f *Forwarder) checkHealth(ctx context.Context) {
 		if u.loop.Load() {
 			return
 		}
+		if err != nil {
+			u.m.probeFailed()
+		}
 		switch wasDown := u.down.Load(); {
 		case err != nil:
 			u.down.Store(true)
+			u.publish()
 			if !wasDown {
 				f.log.Warn("upstream failed its health probe; skipping it until it passes", zap.String("upstream", u.addr), zap.Error(err))
 			}
 		case wasDown:
 			u.fails.Store(0)
 			u.down.Store(false)
+			u.publish()
 			f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
 		default:
 			u.fails.Store(0)
@@ -134,6 +139,7 @@ func (f *Forwarder) ownProbe(name string) bool {
 	u := f.probes[name+"."]
 	f.probeMu.Unlock()
 	if u != nil && !u.loop.Swap(true) {
+		u.publish()
 		f.log.Error(fmt.Sprintf("forwarding loop: upstream %s sends queries back to slicedns; never forwarding to it (point --upstream at a resolver that does not use slicedns)", u.addr),
 			zap.String("upstream", u.addr), zap.String("probe", name))
 	}

@@ -214,6 +214,12 @@ func TestDigForwarding(t *testing.T) {
 			answers: []string{"192.0.2.80", "payments.example.com."}},
 		{name: "unknown address falls through", args: []string{"-x", "192.0.2.80"}, status: "NOERROR"},
 	})
+	_, metrics := httpGet(t, "http://"+inst.httpAddr+"/metrics")
+	for _, m := range []string{`slicedns_forward_requests_total{to="` + up + `"}`, `slicedns_forward_upstream_healthy{to="` + up + `"} 1`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 
 	down := start(t, "--manifests", copyDemo(t), "--upstream", freeAddr(t), "--upstream-timeout", "500ms")
 	begin := time.Now()
