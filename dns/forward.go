@@ -36,7 +36,8 @@ type ForwarderOptions struct {
 // each upstream in order until one answers. Upstreams that fail their health
 // probe are skipped until they pass it again (unless all fail: then all are
 // tried), and an upstream found to send queries back to this server (a
-// forwarding loop) is never used again. Give it to a Handler in
+// forwarding loop) is not used until a loop probe, repeated every
+// HealthInterval, is answered without coming back. Give it to a Handler in
 // Options.Forwarder and call Run while the handler is served, so that the
 // loop probes can come back to it.
 type Forwarder struct {
@@ -56,13 +57,15 @@ type Forwarder struct {
 	// probe is back: Forward waits on it for a first usable upstream.
 	checkedCh chan struct{}
 	firstOnce sync.Once
+	checkMu   sync.Mutex // one Check at a time
 }
 
 type upstream struct {
 	addr    string
 	checked atomic.Bool // its first loop probe is back
 	down    atomic.Bool // the last health probe, or the last two queries, failed
-	loop    atomic.Bool // forwards back to us: never used again
+	loop    atomic.Bool // forwards back to us: unused until a loop probe is answered without coming back
+	back    bool        // the current loop probe came back to us (under probeMu)
 	fails   atomic.Int32
 	m       *upstreamMetrics
 }
