@@ -63,10 +63,9 @@ type Forwarder struct {
 type upstream struct {
 	addr    string
 	checked atomic.Bool // its first loop probe is back
-	down    atomic.Bool // the last health probe, or the last two queries, failed
+	down    atomic.Bool // the last health probe failed, or a query was refused since
 	loop    atomic.Bool // forwards back to us: unused until a loop probe is answered without coming back
 	back    bool        // the current loop probe came back to us (under probeMu)
-	fails   atomic.Int32
 	m       *upstreamMetrics
 }
 
@@ -158,13 +157,16 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 		acancel()
 		if err == nil {
 			u.m.answered(resp.Rcode, time.Since(start))
-			u.fails.Store(0)
 			return resp, nil
 		}
-		u.m.failed(failure(err))
-		if u.fails.Add(1) >= 2 {
-			u.down.Store(true)
-			u.publish()
+		// A timeout may be the name's (a slow or dead authority), and one
+		// client retrying one such name must not move everyone's queries
+		// off a good upstream; the health probe judges the upstream. A
+		// refusal or an ICMP unreachable is the upstream's own.
+		reason := failure(err)
+		u.m.failed(reason)
+		if reason == failUnreachable {
+			f.setDown(u, true, "upstream refuses queries or is unreachable; skipping it until it answers a health probe", err)
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
 	}

@@ -100,23 +100,25 @@ func (f *Forwarder) checkHealth(ctx context.Context) {
 		}
 		if err != nil {
 			u.m.probeFailed()
+			f.setDown(u, true, "upstream failed its health probe; skipping it until it passes", err)
+			return
 		}
-		switch wasDown := u.down.Load(); {
-		case err != nil:
-			u.down.Store(true)
-			u.publish()
-			if !wasDown {
-				f.log.Warn("upstream failed its health probe; skipping it until it passes", zap.String("upstream", u.addr), zap.Error(err))
-			}
-		case wasDown:
-			u.fails.Store(0)
-			u.down.Store(false)
-			u.publish()
-			f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
-		default:
-			u.fails.Store(0)
-		}
+		f.setDown(u, false, "", nil)
 	})
+}
+
+// setDown records whether u is down, and logs when that changes: why (a
+// warning) when it goes down, and when it is healthy again.
+func (f *Forwarder) setDown(u *upstream, down bool, why string, err error) {
+	if u.down.Swap(down) == down {
+		return
+	}
+	u.publish()
+	if down {
+		f.log.Warn(why, zap.String("upstream", u.addr), zap.Error(err))
+		return
+	}
+	f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
 }
 
 // each runs fn for every upstream, concurrently.
