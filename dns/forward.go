@@ -21,9 +21,13 @@ import (
 type ForwarderOptions struct {
 	// Upstreams are "host:port" addresses (see ParseUpstreams), tried in order.
 	Upstreams []string
-	// Timeout bounds one forwarded query across all upstreams, and each
-	// health probe. Default 2s.
+	// Timeout bounds one try: how long an upstream has to answer before
+	// the next is asked. Health and loop probes get as long. Default 2s.
 	Timeout time.Duration
+	// Budget bounds one forwarded query, over all its tries. Default
+	// 4.5s: clients' resolvers (glibc, musl) wait 5s before they retry
+	// themselves, so SERVFAIL should come before that.
+	Budget time.Duration
 	// HealthInterval is how often each upstream is probed. Default 5s.
 	HealthInterval time.Duration
 	Logger         *zap.Logger
@@ -44,6 +48,7 @@ type Forwarder struct {
 	ups      []*upstream
 	m        *ForwardMetrics
 	timeout  time.Duration
+	budget   time.Duration
 	interval time.Duration
 	log      *zap.Logger
 
@@ -93,11 +98,14 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		return nil, errors.New("dns: forwarder without upstreams")
 	}
 	f := &Forwarder{
-		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger, m: opts.Metrics,
+		timeout: opts.Timeout, budget: opts.Budget, interval: opts.HealthInterval, log: opts.Logger, m: opts.Metrics,
 		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
 	}
 	if f.timeout <= 0 {
 		f.timeout = 2 * time.Second
+	}
+	if f.budget <= 0 {
+		f.budget = DefaultForwardBudget
 	}
 	if f.interval <= 0 {
 		f.interval = 5 * time.Second
@@ -116,8 +124,14 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 	return f, nil
 }
 
-// Timeout is the bound of one forwarded query.
+// DefaultForwardBudget is ForwarderOptions.Budget's default.
+const DefaultForwardBudget = 4500 * time.Millisecond
+
+// Timeout is the bound of one try of a forwarded query.
 func (f *Forwarder) Timeout() time.Duration { return f.timeout }
+
+// Budget is the bound of one forwarded query, over all its tries.
+func (f *Forwarder) Budget() time.Duration { return f.budget }
 
 // Status reports every upstream, in order.
 func (f *Forwarder) Status() []UpstreamStatus {
@@ -131,9 +145,15 @@ func (f *Forwarder) Status() []UpstreamStatus {
 // Forward sends r upstream and returns the first answer, as it came (its ID
 // is the one Forward chose; the caller restores its client's). It fails with
 // ErrNoUpstream when every upstream is a loop, and with an error wrapping
-// ErrUpstreamFailed when none answered within the timeout.
+// ErrUpstreamFailed when none answered within the budget.
+//
+// Each upstream in turn gets Timeout to answer. While the budget lasts,
+// those that timed out are asked again, in the same order: a recursive
+// resolver still working on a cold name answers the repeat once it is
+// done, as it would a stub resolver's retransmission. One that failed
+// otherwise (refused, a wrong reply) is not asked again.
 func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.budget)
 	defer cancel()
 	ups, err := f.await(ctx)
 	if err != nil {
@@ -142,36 +162,48 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 	}
 	q := r.Copy()
 	var errs []error
-	for i, u := range ups {
-		deadline, _ := ctx.Deadline()
-		// Share what time is left among the upstreams still to try, so a
-		// silent one does not use it all.
-		left := time.Until(deadline) / time.Duration(len(ups)-i)
-		if left <= 0 {
-			break
+	for len(ups) > 0 && ctx.Err() == nil {
+		var silent []*upstream
+		for _, u := range ups {
+			if ctx.Err() != nil {
+				break
+			}
+			resp, err := f.try(ctx, u, q)
+			if err == nil {
+				return resp, nil
+			}
+			if failure(err) == failTimeout {
+				silent = append(silent, u)
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
 		}
-		actx, acancel := context.WithTimeout(ctx, left)
-		u.m.sent()
-		start := time.Now()
-		resp, err := exchange(actx, u.addr, q)
-		acancel()
-		if err == nil {
-			u.m.answered(resp.Rcode, time.Since(start))
-			return resp, nil
-		}
-		// A timeout may be the name's (a slow or dead authority), and one
-		// client retrying one such name must not move everyone's queries
-		// off a good upstream; the health probe judges the upstream. A
-		// refusal or an ICMP unreachable is the upstream's own.
-		reason := failure(err)
-		u.m.failed(reason)
-		if reason == failUnreachable {
-			f.setDown(u, true, "upstream refuses queries or is unreachable; skipping it until it answers a health probe", err)
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
+		ups = silent
 	}
 	f.m.unansweredQuery(false)
-	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.timeout, errors.Join(errs...))
+	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.budget, errors.Join(errs...))
+}
+
+// try asks u once, for at most Timeout.
+func (f *Forwarder) try(ctx context.Context, u *upstream, q *mdns.Msg) (*mdns.Msg, error) {
+	actx, acancel := context.WithTimeout(ctx, f.timeout)
+	defer acancel()
+	u.m.sent()
+	start := time.Now()
+	resp, err := exchange(actx, u.addr, q)
+	if err == nil {
+		u.m.answered(resp.Rcode, time.Since(start))
+		return resp, nil
+	}
+	// A timeout may be the name's (a slow or dead authority), and one
+	// client retrying one such name must not move everyone's queries off
+	// a good upstream; the health probe judges the upstream. A refusal or
+	// an ICMP unreachable is the upstream's own.
+	reason := failure(err)
+	u.m.failed(reason)
+	if reason == failUnreachable {
+		f.setDown(u, true, "upstream refuses queries or is unreachable; skipping it until it answers a health probe", err)
+	}
+	return nil, err
 }
 
 // lookup resolves name upstream, for an ExternalName target outside the
@@ -216,7 +248,7 @@ func (f *Forwarder) await(ctx context.Context) ([]*upstream, error) {
 		case <-grace:
 			return ups, nil
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w within %v: waiting for the loop probes", ErrUpstreamFailed, f.timeout)
+			return nil, fmt.Errorf("%w within %v: waiting for the loop probes", ErrUpstreamFailed, f.budget)
 		}
 	}
 }

@@ -63,7 +63,7 @@ func sample(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 func metricForwarder(t *testing.T, m *dns.ForwardMetrics, upstreams ...string) *dns.Forwarder {
 	t.Helper()
 	const timeout = 300 * time.Millisecond
-	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, HealthInterval: time.Hour, Metrics: m})
+	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, Budget: timeout, HealthInterval: time.Hour, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -263,6 +263,7 @@ func TestRecordFlagErrors(t *testing.T) {
 		{[]string{"--upstream", "dns.example"}, "--upstream"},
 		{[]string{"--upstream", "/nonexistent/resolv.conf"}, "/nonexistent/resolv.conf"},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-timeout", "0s"}, "--upstream-timeout"},
+		{[]string{"--upstream", "10.0.0.10", "--upstream-budget", "-1s"}, "--upstream-budget"},
 		{[]string{"--pod-records", "verified"}, "--pod-records"},
 		{[]string{"--allow-transfer", "10.0.0.0/33"}, "--allow-transfer"},
 		{[]string{"--allow-transfer", "secondary.example"}, "--allow-transfer"},
