@@ -37,9 +37,9 @@ type ForwarderOptions struct {
 
 // A Forwarder sends queries for names outside the served zones to upstream
 // resolvers: over UDP, again over TCP when the answer comes back truncated,
-// each upstream in order until one answers. Upstreams that fail their health
-// probe are skipped until they pass it again (unless all fail: then all are
-// tried), and an upstream found to send queries back to this server (a
+// each upstream in order until one answers (see Forward). Upstreams that
+// fail their health probe, or refuse a query, are skipped until they pass
+// the probe again (unless all are down: then all are tried), and an upstream found to send queries back to this server (a
 // forwarding loop) is not used until a loop probe, repeated every
 // HealthInterval, is answered without coming back. Give it to a Handler in
 // Options.Forwarder and call Run while the handler is served, so that the
