@@ -45,6 +45,21 @@
 //	go srv.Serve()
 //	defer srv.Shutdown(ctx)
 //
+// # Forwarding
+//
+// A [Forwarder] in Options.Forwarder takes the names outside the zones to
+// upstream resolvers, as CoreDNS's forward plugin does. Each upstream in
+// turn has ForwarderOptions.Timeout to answer; silent ones are asked again
+// while ForwarderOptions.Budget lasts, then the client gets SERVFAIL. Only
+// a failed health probe, or a refusal, takes an upstream out of use; one
+// that sends queries back (a loop) is out until a later loop probe shows
+// the loop gone. Run the probes with Forwarder.Run, and count them with
+// NewForwardMetrics:
+//
+//	fwd, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: []string{"10.0.0.10:53"}, Metrics: dns.NewForwardMetrics(reg)})
+//	h := dns.NewHandler(z, dns.Options{Forwarder: fwd})
+//	go fwd.Run(ctx) // once h is served: loop probes come back to it
+//
 // # Secondaries
 //
 // A BIND, Knot or CoreDNS outside the cluster can hold a copy of the zone:

@@ -21,34 +21,44 @@ import (
 type ForwarderOptions struct {
 	// Upstreams are "host:port" addresses (see ParseUpstreams), tried in order.
 	Upstreams []string
-	// Timeout bounds one forwarded query across all upstreams, and each
-	// health probe. Default 2s.
+	// Timeout bounds one try: how long an upstream has to answer before
+	// the next is asked. Health and loop probes get as long. Default 2s.
 	Timeout time.Duration
+	// Budget bounds one forwarded query, over all its tries. Default
+	// 4.5s: clients' resolvers (glibc, musl) wait 5s before they retry
+	// themselves, so SERVFAIL should come before that.
+	Budget time.Duration
 	// HealthInterval is how often each upstream is probed. Default 5s.
 	HealthInterval time.Duration
-	// MaxConcurrent bounds the queries forwarded at once, waiting on an
-	// upstream for up to Timeout each; past it Forward fails at once with
+	// MaxConcurrent bounds the queries forwarded at once, waiting on the
+	// upstreams for up to Budget each; past it Forward fails at once with
 	// ErrOverloaded, which a Handler answers REFUSED, as CoreDNS's forward
 	// max_concurrent does. Default 4096: at about 2 KB each, 8 MB, enough
-	// for 2,000 queries a second to upstreams that take the whole default
-	// 2s timeout.
+	// for 900 queries a second to upstreams that never answer (the whole
+	// default 4.5s budget each).
 	MaxConcurrent int
 	Logger        *zap.Logger
+	// Metrics, when set, count per upstream (NewForwardMetrics).
+	Metrics *ForwardMetrics
 }
 
 // A Forwarder sends queries for names outside the served zones to upstream
 // resolvers: over UDP, again over TCP when the answer comes back truncated,
-// each upstream in order until one answers. Upstreams that fail their health
-// probe are skipped until they pass it again (unless all fail: then all are
-// tried), and an upstream found to send queries back to this server (a
-// forwarding loop) is never used again. At most MaxConcurrent queries are
-// forwarded at once, so that a dead upstream cannot grow goroutines and
-// sockets without limit; more fail at once. Give it to a Handler in
+// each upstream in order until one answers (see Forward). Upstreams that
+// fail their health probe, or refuse a query, are skipped until they pass
+// the probe again (unless all are down: then all are tried), and an
+// upstream found to send queries back to this server (a forwarding loop) is
+// not used until a loop probe, repeated every HealthInterval, is answered
+// without coming back. At most MaxConcurrent queries are forwarded at once,
+// so that a dead upstream cannot grow goroutines and sockets without limit;
+// more fail at once. Give it to a Handler in
 // Options.Forwarder and call Run while the handler is served, so that the
 // loop probes can come back to it.
 type Forwarder struct {
 	ups      []*upstream
+	m        *ForwardMetrics
 	timeout  time.Duration
+	budget   time.Duration
 	interval time.Duration
 	log      *zap.Logger
 	// inFlight counts the queries being forwarded, up to max.
@@ -65,15 +75,20 @@ type Forwarder struct {
 	// probe is back: Forward waits on it for a first usable upstream.
 	checkedCh chan struct{}
 	firstOnce sync.Once
+	checkMu   sync.Mutex // one Check at a time
 }
 
 type upstream struct {
 	addr    string
 	checked atomic.Bool // its first loop probe is back
-	down    atomic.Bool // the last health probe, or the last two queries, failed
-	loop    atomic.Bool // forwards back to us: never used again
-	fails   atomic.Int32
+	down    atomic.Bool // the last health probe failed, or a query was refused since
+	loop    atomic.Bool // forwards back to us: unused until a loop probe is answered without coming back
+	back    bool        // the current loop probe came back to us (under probeMu)
+	m       *upstreamMetrics
 }
+
+// publish sets u's gauges from its flags, after every change of them.
+func (u *upstream) publish() { u.m.state(u.down.Load(), u.loop.Load()) }
 
 // UpstreamStatus is an upstream as the forwarder sees it now.
 type UpstreamStatus struct {
@@ -102,11 +117,15 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		return nil, errors.New("dns: forwarder without upstreams")
 	}
 	f := &Forwarder{
-		timeout: opts.Timeout, interval: opts.HealthInterval, log: opts.Logger, max: int64(opts.MaxConcurrent),
+		timeout: opts.Timeout, budget: opts.Budget, interval: opts.HealthInterval, log: opts.Logger, m: opts.Metrics,
+		max:      int64(opts.MaxConcurrent),
 		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
 	}
 	if f.timeout <= 0 {
 		f.timeout = 2 * time.Second
+	}
+	if f.budget <= 0 {
+		f.budget = DefaultForwardBudget
 	}
 	if f.interval <= 0 {
 		f.interval = 5 * time.Second
@@ -121,13 +140,21 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return nil, fmt.Errorf("dns: upstream %q: %w", a, err)
 		}
-		f.ups = append(f.ups, &upstream{addr: a})
+		u := &upstream{addr: a, m: opts.Metrics.upstream(a)}
+		u.publish()
+		f.ups = append(f.ups, u)
 	}
 	return f, nil
 }
 
-// Timeout is the bound of one forwarded query.
+// DefaultForwardBudget is ForwarderOptions.Budget's default.
+const DefaultForwardBudget = 4500 * time.Millisecond
+
+// Timeout is the bound of one try of a forwarded query.
 func (f *Forwarder) Timeout() time.Duration { return f.timeout }
+
+// Budget is the bound of one forwarded query, over all its tries.
+func (f *Forwarder) Budget() time.Duration { return f.budget }
 
 // Status reports every upstream, in order.
 func (f *Forwarder) Status() []UpstreamStatus {
@@ -141,8 +168,14 @@ func (f *Forwarder) Status() []UpstreamStatus {
 // Forward sends r upstream and returns the first answer, as it came (its ID
 // is the one Forward chose; the caller restores its client's). It fails with
 // ErrNoUpstream when every upstream is a loop, with an error wrapping
-// ErrUpstreamFailed when none answered within the timeout, and with
+// ErrUpstreamFailed when none answered within the budget, and with
 // ErrOverloaded, at once, when MaxConcurrent queries are being forwarded.
+//
+// Each upstream in turn gets Timeout to answer. While the budget lasts,
+// those that timed out are asked again, in the same order: a recursive
+// resolver still working on a cold name answers the repeat once it is
+// done, as it would a stub resolver's retransmission. One that failed
+// otherwise (refused, a wrong reply) is not asked again.
 func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error) {
 	return f.forward(ctx, r, nil)
 }
@@ -158,35 +191,57 @@ func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (
 	if admitted != nil {
 		admitted()
 	}
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	ctx, cancel := context.WithTimeout(ctx, f.budget)
 	defer cancel()
 	ups, err := f.await(ctx)
 	if err != nil {
+		f.m.unansweredQuery(errors.Is(err, ErrNoUpstream))
 		return nil, err
 	}
 	q := r.Copy()
 	var errs []error
-	for i, u := range ups {
-		deadline, _ := ctx.Deadline()
-		// Share what time is left among the upstreams still to try, so a
-		// silent one does not use it all.
-		left := time.Until(deadline) / time.Duration(len(ups)-i)
-		if left <= 0 {
-			break
+	for len(ups) > 0 && ctx.Err() == nil {
+		var silent []*upstream
+		for _, u := range ups {
+			if ctx.Err() != nil {
+				break
+			}
+			resp, err := f.try(ctx, u, q)
+			if err == nil {
+				return resp, nil
+			}
+			if failure(err) == failTimeout {
+				silent = append(silent, u)
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
 		}
-		actx, acancel := context.WithTimeout(ctx, left)
-		resp, err := exchange(actx, u.addr, q)
-		acancel()
-		if err == nil {
-			u.fails.Store(0)
-			return resp, nil
-		}
-		if u.fails.Add(1) >= 2 {
-			u.down.Store(true)
-		}
-		errs = append(errs, fmt.Errorf("%s: %w", u.addr, err))
+		ups = silent
 	}
-	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.timeout, errors.Join(errs...))
+	f.m.unansweredQuery(false)
+	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.budget, errors.Join(errs...))
+}
+
+// try asks u once, for at most Timeout.
+func (f *Forwarder) try(ctx context.Context, u *upstream, q *mdns.Msg) (*mdns.Msg, error) {
+	actx, acancel := context.WithTimeout(ctx, f.timeout)
+	defer acancel()
+	u.m.sent()
+	start := time.Now()
+	resp, err := exchange(actx, u.addr, q)
+	if err == nil {
+		u.m.answered(resp.Rcode, time.Since(start))
+		return resp, nil
+	}
+	// A timeout may be the name's (a slow or dead authority), and one
+	// client retrying one such name must not move everyone's queries off
+	// a good upstream; the health probe judges the upstream. A refusal or
+	// an ICMP unreachable is the upstream's own.
+	reason := failure(err)
+	u.m.failed(reason)
+	if reason == failUnreachable {
+		f.setDown(u, true, "upstream refuses queries or is unreachable; skipping it until it answers a health probe", err)
+	}
+	return nil, err
 }
 
 // lookup resolves name upstream, for an ExternalName target outside the
@@ -231,7 +286,7 @@ func (f *Forwarder) await(ctx context.Context) ([]*upstream, error) {
 		case <-grace:
 			return ups, nil
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w within %v: waiting for the loop probes", ErrUpstreamFailed, f.timeout)
+			return nil, fmt.Errorf("%w within %v: waiting for the loop probes", ErrUpstreamFailed, f.budget)
 		}
 	}
 }

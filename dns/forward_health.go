@@ -36,6 +36,10 @@ func (f *Forwarder) Run(ctx context.Context) {
 
 // Check probes every upstream once and returns when the probes are done.
 func (f *Forwarder) Check(ctx context.Context) {
+	// One round at a time: a loop probe's verdict is read from the round
+	// that sent it, and the first Forward's round may overlap Run's.
+	f.checkMu.Lock()
+	defer f.checkMu.Unlock()
 	f.checkLoops(ctx)
 	f.checkHealth(ctx)
 }
@@ -46,6 +50,10 @@ func (f *Forwarder) startChecks() {
 	f.firstOnce.Do(func() { go f.Check(context.Background()) })
 }
 
+// checkLoops probes loops too: a loop is often a passing misconfiguration
+// (a node's resolv.conf being rewritten, an upstream restarted with the
+// wrong forwarders), and with one nameserver a permanent verdict would end
+// all outside resolution until a restart.
 func (f *Forwarder) checkLoops(ctx context.Context) {
 	f.each(func(u *upstream) {
 		name := nonce() + "." + f.instance + loopSuffix + "."
@@ -58,8 +66,18 @@ func (f *Forwarder) checkLoops(ctx context.Context) {
 			}
 		}
 		f.probes[name] = u
+		u.back = false
 		f.probeMu.Unlock()
-		f.probe(ctx, u, name, mdns.TypeHINFO)
+		err := f.probe(ctx, u, name, mdns.TypeHINFO)
+		f.probeMu.Lock()
+		back := u.back
+		f.probeMu.Unlock()
+		// A probe that came back reached ownProbe before its answer
+		// reached us, so an answer without it is the upstream's own. No
+		// answer proves nothing: the loop may be slower than the timeout.
+		if err == nil && !back {
+			f.setLoop(u, false)
+		}
 		if !u.checked.Swap(true) {
 			f.probeMu.Lock()
 			close(f.checkedCh)
@@ -71,33 +89,42 @@ func (f *Forwarder) checkLoops(ctx context.Context) {
 
 func (f *Forwarder) checkHealth(ctx context.Context) {
 	f.each(func(u *upstream) {
+		// A loop's health probe would come back and be forwarded to the
+		// others, whose answer would pass it.
+		if u.loop.Load() {
+			return
+		}
 		err := f.probe(ctx, u, ".", mdns.TypeNS)
 		if u.loop.Load() {
 			return
 		}
-		switch wasDown := u.down.Load(); {
-		case err != nil:
-			u.down.Store(true)
-			if !wasDown {
-				f.log.Warn("upstream failed its health probe; skipping it until it passes", zap.String("upstream", u.addr), zap.Error(err))
-			}
-		case wasDown:
-			u.fails.Store(0)
-			u.down.Store(false)
-			f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
-		default:
-			u.fails.Store(0)
+		if err != nil {
+			u.m.probeFailed()
+			f.setDown(u, true, "upstream failed its health probe; skipping it until it passes", err)
+			return
 		}
+		f.setDown(u, false, "", nil)
 	})
 }
 
-// each runs fn for every upstream that is not a loop, concurrently.
+// setDown records whether u is down, and logs when that changes: why (a
+// warning) when it goes down, and when it is healthy again.
+func (f *Forwarder) setDown(u *upstream, down bool, why string, err error) {
+	if u.down.Swap(down) == down {
+		return
+	}
+	u.publish()
+	if down {
+		f.log.Warn(why, zap.String("upstream", u.addr), zap.Error(err))
+		return
+	}
+	f.log.Info("upstream healthy again", zap.String("upstream", u.addr))
+}
+
+// each runs fn for every upstream, concurrently.
 func (f *Forwarder) each(fn func(*upstream)) {
 	var wg sync.WaitGroup
 	for _, u := range f.ups {
-		if u.loop.Load() {
-			continue
-		}
 		wg.Go(func() { fn(u) })
 	}
 	wg.Wait()
@@ -117,7 +144,8 @@ func (f *Forwarder) probe(ctx context.Context, u *upstream, name string, qtype u
 
 // ownProbe reports whether name is one of this forwarder's loop probes,
 // which reached the handler only because an upstream sent it back: that
-// upstream is a loop, and is never forwarded to again. Another instance's
+// upstream is a loop, and is not forwarded to until a later loop probe is
+// answered without coming back. Another instance's
 // probes are not ours; they are forwarded like any other name, so that
 // instance can see its own loop.
 func (f *Forwarder) ownProbe(name string) bool {
@@ -132,14 +160,31 @@ func (f *Forwarder) ownProbe(name string) bool {
 	}
 	f.probeMu.Lock()
 	u := f.probes[name+"."]
+	if u != nil {
+		u.back = true
+	}
 	f.probeMu.Unlock()
-	if u != nil && !u.loop.Swap(true) {
-		f.log.Error(fmt.Sprintf("forwarding loop: upstream %s sends queries back to slicedns; never forwarding to it (point --upstream at a resolver that does not use slicedns)", u.addr),
-			zap.String("upstream", u.addr), zap.String("probe", name))
+	if u != nil {
+		f.setLoop(u, true)
 	}
 	// A stale probe of ours, whose upstream is unknown, is still refused:
 	// forwarding it would feed the loop.
 	return true
+}
+
+// setLoop records whether u is a loop, and logs when that changes: the
+// probes repeat every interval, the log lines only with the verdict.
+func (f *Forwarder) setLoop(u *upstream, loop bool) {
+	if u.loop.Swap(loop) == loop {
+		return
+	}
+	u.publish()
+	if loop {
+		f.log.Error(fmt.Sprintf("forwarding loop: upstream %s sends queries back to slicedns; not forwarding to it until a loop probe (every %v) is answered without coming back (point --upstream at a resolver that does not use slicedns)", u.addr, f.interval),
+			zap.String("upstream", u.addr))
+		return
+	}
+	f.log.Warn(fmt.Sprintf("forwarding loop gone: upstream %s answered its loop probe itself; forwarding to it again", u.addr), zap.String("upstream", u.addr))
 }
 
 func nonce() string { return fmt.Sprintf("%016x", rand.Uint64()) }

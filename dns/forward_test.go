@@ -177,7 +177,7 @@ func TestForwardHealth(t *testing.T) {
 	up2 := startUpstream(t, switchable(&up2On, "192.0.2.2"))
 	up2On.Store(true)
 	core, logs := observer.New(zap.InfoLevel)
-	f := newForwarder(t, zap.New(core), 300*time.Millisecond, up1.addr, up2.addr)
+	f := budgetForwarder(t, zap.New(core), 300*time.Millisecond, time.Second, up1.addr, up2.addr)
 	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
 	answer := func() string {
 		t.Helper()

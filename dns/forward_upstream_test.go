@@ -114,9 +114,17 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// newForwarder is a forwarder whose queries take at most timeout in all:
+// the first upstream's try may use it up.
 func newForwarder(t *testing.T, log *zap.Logger, timeout time.Duration, upstreams ...string) *dns.Forwarder {
 	t.Helper()
-	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, HealthInterval: time.Hour, Logger: log})
+	return budgetForwarder(t, log, timeout, timeout, upstreams...)
+}
+
+// budgetForwarder gives each try timeout, and each query budget.
+func budgetForwarder(t *testing.T, log *zap.Logger, timeout, budget time.Duration, upstreams ...string) *dns.Forwarder {
+	t.Helper()
+	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, Budget: budget, HealthInterval: time.Hour, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,6 +214,12 @@ func TestDigForwarding(t *testing.T) {
 			answers: []string{"192.0.2.80", "payments.example.com."}},
 		{name: "unknown address falls through", args: []string{"-x", "192.0.2.80"}, status: "NOERROR"},
 	})
+	_, metrics := httpGet(t, "http://"+inst.httpAddr+"/metrics")
+	for _, m := range []string{`slicedns_forward_requests_total{to="` + up + `"}`, `slicedns_forward_upstream_healthy{to="` + up + `"} 1`} {
+		if !strings.Contains(metrics, m) {
+			t.Errorf("/metrics lacks %s", m)
+		}
+	}
 
 	down := start(t, "--manifests", copyDemo(t), "--upstream", freeAddr(t), "--upstream-timeout", "500ms")
 	begin := time.Now()
@@ -257,6 +263,7 @@ func TestRecordFlagErrors(t *testing.T) {
 		{[]string{"--upstream", "dns.example"}, "--upstream"},
 		{[]string{"--upstream", "/nonexistent/resolv.conf"}, "/nonexistent/resolv.conf"},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-timeout", "0s"}, "--upstream-timeout"},
+		{[]string{"--upstream", "10.0.0.10", "--upstream-budget", "-1s"}, "--upstream-budget"},
 		{[]string{"--pod-records", "verified"}, "--pod-records"},
 		{[]string{"--allow-transfer", "10.0.0.0/33"}, "--allow-transfer"},
 		{[]string{"--allow-transfer", "secondary.example"}, "--allow-transfer"},

@@ -32,6 +32,7 @@ type config struct {
 
 	upstreams       []string // host:port, from --upstream
 	upstreamTimeout time.Duration
+	upstreamBudget  time.Duration
 	podRecords      bool
 	fixedOrder      bool
 	nsid            string
@@ -175,7 +176,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&c.zones, "zone", "DNS `zone` to answer for (repeatable; default cluster.local, in-addr.arpa, ip6.arpa); zones under in-addr.arpa or ip6.arpa answer PTR records pointing into the first other zone")
 	var upstreams listFlag
 	fs.Var(&upstreams, "upstream", "forward names outside the zones to these resolvers: `addresses` (10.0.0.10, 10.0.0.10:53, [2001:db8::1]:53; comma-separated or repeated) or a resolv.conf path such as /etc/resolv.conf (default: none, such names get REFUSED)")
-	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long a forwarded query may take, across all upstreams, before SERVFAIL")
+	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long one upstream has to answer a forwarded query before the next is asked; silent ones are asked again in turn while --upstream-budget lasts")
+	fs.DurationVar(&c.upstreamBudget, "upstream-budget", dns.DefaultForwardBudget, "how long a forwarded query may take in all, over every try, before SERVFAIL; keep it under the clients' resolver timeout (5s with glibc and musl)")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	var transferTo listFlag
@@ -218,6 +220,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.upstreamTimeout <= 0 {
 		return nil, errors.New("--upstream-timeout must be positive")
+	}
+	if c.upstreamBudget <= 0 {
+		return nil, errors.New("--upstream-budget must be positive")
 	}
 	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
 		return nil, err
