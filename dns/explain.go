@@ -154,6 +154,8 @@ type explainer struct {
 	// base is "<service>.<namespace>.svc", under which the Service's names are.
 	base string
 	st   zone.ServiceState
+	// refusedSlices: the source refused a slice labelled for the Service.
+	refusedSlices bool
 }
 
 func (x *explainer) note(format string, args ...any) {

@@ -41,12 +41,16 @@ func (x *explainer) explainProblems(namespace, name string) {
 		case p.Kind == "Service" && x.st.Service == nil:
 			x.note("Service %s/%s is defined, but refused as invalid: it is not served (see Problems)", namespace, name)
 		case p.Kind == "EndpointSlice":
+			x.refusedSlices = true
 			x.note("EndpointSlice %s/%s is labelled for %s, but refused as invalid: it is not served (see Problems)", namespace, p.Name, name)
 		}
 		x.e.Problems = append(x.e.Problems, p)
 	}
-	if unknown > 0 {
-		x.note("%d manifest file(s) cannot be read or parsed, and may define this Service or its slices (see Problems)", unknown)
+	switch {
+	case unknown == 1:
+		x.note("a manifest file cannot be read or parsed, and may define this Service or its slices (see Problems)")
+	case unknown > 1:
+		x.note("%d manifest files cannot be read or parsed, and may define this Service or its slices (see Problems)", unknown)
 	}
 }
 
@@ -56,6 +60,9 @@ func (x *explainer) explainProblems(namespace, name string) {
 func (x *explainer) slicesElsewhereNotes(svc, namespace string) {
 	other := x.snap.SlicesNamingService(svc)
 	delete(other, namespace)
+	if len(other) == 0 && x.refusedSlices {
+		return // the note on the refused slice says more
+	}
 	msg := "no EndpointSlice in " + namespace + " is labelled kubernetes.io/service-name=" + svc
 	if len(other) > 0 {
 		x.e.SlicesInOtherNamespaces = other

@@ -28,19 +28,20 @@ func TestExplainProblems(t *testing.T) {
 		problems []dns.Problem // given for the asked Service
 		shown    int           // how many the explanation keeps
 		notes    []string      // substrings of notes
+		not      string        // a substring of no note
 	}{
 		{"badip.team.svc", []dns.Problem{bad("Service", "badip", false)}, 1,
-			[]string{"Service team/badip is defined, but refused as invalid: it is not served (see Problems)"}},
+			[]string{"Service team/badip is defined, but refused as invalid: it is not served (see Problems)"}, "last good"},
 		{"web.team.svc", []dns.Problem{bad("Service", "web", true)}, 1,
-			[]string{"Service team/web is served from its last good version"}},
+			[]string{"Service team/web is served from its last good version"}, "refused"},
 		{"hl.team.svc", []dns.Problem{bad("EndpointSlice", "hl-1", false)}, 1,
 			[]string{"EndpointSlice team/hl-1 is labelled for hl, but refused as invalid",
-				"a headless Service without EndpointSlices has no names"}},
+				"a headless Service without EndpointSlices has no names"}, "no EndpointSlice in team"},
 		{"db.team.svc", []dns.Problem{bad("EndpointSlice", "db-1", true), unparsed}, 1,
-			[]string{"EndpointSlice team/db-1 is served from its last good version"}},
+			[]string{"EndpointSlice team/db-1 is served from its last good version"}, "may define"},
 		{"nope.team.svc", []dns.Problem{unparsed}, 1,
-			[]string{"1 manifest file(s) cannot be read or parsed, and may define this Service"}},
-		{"hl.team.svc", []dns.Problem{unparsed}, 1, []string{"may define this Service"}},
+			[]string{"a manifest file cannot be read or parsed, and may define this Service"}, "refused"},
+		{"hl.team.svc", []dns.Problem{unparsed}, 1, []string{"may define this Service", "no EndpointSlice in team"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +62,9 @@ func TestExplainProblems(t *testing.T) {
 				if !strings.Contains(notes, n) {
 					t.Errorf("notes %q, want one containing %q", e.Notes, n)
 				}
+			}
+			if tc.not != "" && strings.Contains(notes, tc.not) {
+				t.Errorf("notes %q, want none containing %q", e.Notes, tc.not)
 			}
 		})
 	}
