@@ -157,16 +157,19 @@ func explain(ctx context.Context, cfg *explainConfig, stderr io.Writer) (*dns.Ex
 		return nil, err
 	}
 	z := zone.New()
+	var problems func(namespace, name string) []dns.Problem
 	if cfg.manifests != "" {
-		// Files or objects that cannot be served are logged as warnings.
+		// Files or objects that cannot be served are logged as warnings,
+		// and those of the name's Service are in the report too.
 		src := &watch.Manifests{Dir: cfg.manifests, Sink: z, Logger: log}
 		if err := src.Load(); err != nil {
 			return nil, fmt.Errorf("--manifests: %w", err)
 		}
+		problems = problemsOf(src)
 	} else if err := readCluster(ctx, cfg, z, log); err != nil {
 		return nil, err
 	}
-	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl, PodRecords: cfg.podRecords})
+	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl, PodRecords: cfg.podRecords, Problems: problems})
 	return h.Explain(cfg.name), nil
 }
 

@@ -129,6 +129,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
 		ServerAddrs: self, NSID: cfg.nsid, TransferTo: cfg.transferTo,
+		Problems: problemsOf(src),
 	})
 
 	// The HTTP port opens before the wait for the first sync: the liveness
