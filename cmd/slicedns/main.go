@@ -36,6 +36,9 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "explain" {
 		return runExplain(args[1:], os.Stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], os.Stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
