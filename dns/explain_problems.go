@@ -37,20 +37,20 @@ func (x *explainer) explainProblems(namespace, name string) {
 		case p.Kind == "":
 			unknown++
 		case p.Kept:
-			x.note("%s %s/%s is served from its last good version: what is on disk now cannot be served (see Problems)", p.Kind, namespace, p.Name)
+			x.note("%s %s/%s is served from its last good version: what is on disk now cannot be served", p.Kind, namespace, p.Name)
 		case p.Kind == "Service" && x.st.Service == nil:
-			x.note("Service %s/%s is defined, but refused as invalid: it is not served (see Problems)", namespace, name)
+			x.note("Service %s/%s is defined, but refused as invalid: it is not served", namespace, name)
 		case p.Kind == "EndpointSlice":
 			x.refusedSlices = true
-			x.note("EndpointSlice %s/%s is labelled for %s, but refused as invalid: it is not served (see Problems)", namespace, p.Name, name)
+			x.note("EndpointSlice %s/%s is labelled for %s, but refused as invalid: it is not served", namespace, p.Name, name)
 		}
 		x.e.Problems = append(x.e.Problems, p)
 	}
 	switch {
 	case unknown == 1:
-		x.note("a manifest file cannot be read or parsed, and may define this Service or its slices (see Problems)")
+		x.note("a manifest file cannot be read or parsed, and may define this Service or its slices")
 	case unknown > 1:
-		x.note("%d manifest files cannot be read or parsed, and may define this Service or its slices (see Problems)", unknown)
+		x.note("%d manifest files cannot be read or parsed, and may define this Service or its slices", unknown)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestExplainProblems(t *testing.T) {
 		not      string        // a substring of no note
 	}{
 		{"badip.team.svc", []dns.Problem{bad("Service", "badip", false)}, 1,
-			[]string{"Service team/badip is defined, but refused as invalid: it is not served (see Problems)"}, "last good"},
+			[]string{"Service team/badip is defined, but refused as invalid: it is not served"}, "last good"},
 		{"web.team.svc", []dns.Problem{bad("Service", "web", true)}, 1,
 			[]string{"Service team/web is served from its last good version"}, "refused"},
 		{"hl.team.svc", []dns.Problem{bad("EndpointSlice", "hl-1", false)}, 1,

@@ -32,11 +32,11 @@ func TestExplainProblems(t *testing.T) {
 			"Service no such Service in namespace team",
 			"Problem " + brokenProblems[0],
 			"Problem " + brokenProblems[2],
-			"- Service team/badip is defined, but refused as invalid: it is not served (see Problems)",
+			"- Service team/badip is defined, but refused as invalid: it is not served",
 		}},
 		{"hl.team.svc", []string{
 			"Problem " + brokenProblems[1],
-			"- EndpointSlice team/hl-1 is labelled for hl, but refused as invalid: it is not served (see Problems)",
+			"- EndpointSlice team/hl-1 is labelled for hl, but refused as invalid: it is not served",
 			"- no endpoint is served: a headless Service without EndpointSlices has no names (NXDOMAIN)",
 		}},
 		{"hs.team.svc", []string{
