@@ -31,8 +31,11 @@ records, rcode and TTL that a query gets. NAME may be fully qualified
 or an IP address (explained through its PTR name).
 
 The zone is read from a manifests folder, a cluster (default $KUBECONFIG), or a
-running slicedns through its HTTP address. The exit status is 0 whenever NAME
-was explained, even when it does not exist.
+running slicedns through its HTTP address. From a folder, or a slicedns serving
+one, what the folder refused of NAME's Service (an invalid definition or slice,
+a file that does not parse) is shown too; slicedns check lists all of it.
+
+The exit status is 0 whenever NAME was explained, even when it does not exist.
 
 Flags:
 `
