@@ -30,9 +30,15 @@ type Explanation struct {
 	// lists the namespaces that do have a Service of that name.
 	ServiceError          string   `json:"serviceError,omitempty"`
 	NamespacesWithService []string `json:"namespacesWithService,omitempty"`
+	// Problems are what the source could not serve as written of the
+	// Service (see Options.Problems).
+	Problems []Problem `json:"problems,omitempty"`
 	// Slices are the EndpointSlices that name the Service, in the order the
 	// zone reads them, also when the Service itself is missing.
 	Slices []SliceInfo `json:"slices,omitempty"`
+	// SlicesInOtherNamespaces are, by namespace, the EndpointSlices labelled
+	// for a Service of this name elsewhere, when none is in its own.
+	SlicesInOtherNamespaces map[string][]string `json:"slicesInOtherNamespaces,omitempty"`
 	// Queries are the responses to the queries that matter for the name:
 	// A and AAAA, or SRV for an SRV name.
 	Queries []QueryResult `json:"queries,omitempty"`
@@ -148,6 +154,8 @@ type explainer struct {
 	// base is "<service>.<namespace>.svc", under which the Service's names are.
 	base string
 	st   zone.ServiceState
+	// refusedSlices: the source refused a slice labelled for the Service.
+	refusedSlices bool
 }
 
 func (x *explainer) note(format string, args ...any) {

@@ -16,6 +16,7 @@ func (x *explainer) explainService(p ParsedName) {
 	x.base = p.Service + "." + p.Namespace + ".svc"
 	st, ok := x.snap.Service(p.Namespace, p.Service)
 	x.st = st
+	x.explainProblems(p.Namespace, p.Service)
 	if !ok || st.Service == nil {
 		x.e.ServiceError = "no such Service in namespace " + p.Namespace
 		x.e.NamespacesWithService = x.snap.NamespacesWithService(p.Service)
@@ -161,8 +162,16 @@ func (x *explainer) serviceNotes(svc *zone.Service, served int) {
 		x.note("ExternalName Service: its name answers every query type with a CNAME to %s; it has no other names", strings.TrimSuffix(svc.ExternalName, "."))
 	case zone.ClusterIP:
 		x.note("ClusterIP Service: its name answers with the cluster IP whether endpoints are ready or not; ready endpoints also get names of their own")
+		if len(x.st.Slices) == 0 && len(x.snap.SlicesNamingService(svc.Name)) > 0 {
+			x.slicesElsewhereNotes(svc.Name, svc.Namespace)
+		}
 	case zone.Headless:
-		if served == 0 {
+		// No slice at all is another mistake than no ready endpoint.
+		switch {
+		case len(x.st.Slices) == 0:
+			x.slicesElsewhereNotes(svc.Name, svc.Namespace)
+			x.note("no endpoint is served: a headless Service without EndpointSlices has no names (NXDOMAIN)")
+		case served == 0:
 			x.note("no endpoint is served: a headless Service without a ready endpoint has no names (NXDOMAIN)")
 		}
 	}

@@ -85,6 +85,12 @@ type Options struct {
 	// IXFR) of the forward zones; see xfr.go. Empty: transfers are
 	// refused, as they list every Service and pod in the cluster.
 	TransferTo []netip.Prefix
+	// Problems, when set, returns what the source could not serve as
+	// written that may bear on the names of the Service namespace/name:
+	// its definition or its EndpointSlices refused as invalid, files that
+	// cannot be read or parsed. Explain shows them; the zone alone cannot
+	// tell a Service never defined from one defined wrongly.
+	Problems func(namespace, name string) []Problem
 }
 
 // Handler answers DNS queries from a zone, shaped like net/http's handlers: it
@@ -120,6 +126,7 @@ type Handler struct {
 	transferTo []netip.Prefix
 	transfers  chan struct{}
 	busyLogged *atomic.Int64 // when transferBusy last logged, Unix ns; shared by Explain's copy
+	problems   func(namespace, name string) []Problem
 }
 
 // servedZone is a zone apex in the two spellings the handler needs.
@@ -140,7 +147,7 @@ func NewHandler(src Source, opts Options) *Handler {
 	h := &Handler{src: src, ready: opts.Ready, m: opts.Metrics, log: opts.Logger, logQ: opts.LogQueries,
 		fwd: opts.Forwarder, pods: opts.PodRecords, fixed: opts.FixedOrder,
 		transferTo: transferPrefixes(opts.TransferTo), transfers: make(chan struct{}, maxTransfers),
-		busyLogged: new(atomic.Int64)}
+		busyLogged: new(atomic.Int64), problems: opts.Problems}
 	if opts.NSID != "" {
 		h.nsid = nsidHex(opts.NSID)
 	}

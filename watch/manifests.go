@@ -83,10 +83,10 @@ type manifestFile struct {
 	// stay in memory twice).
 	sum     [sha256.Size]byte
 	stamp   manifestStamp
-	read    bool              // sum and stamp are valid
-	objects []*manifestObject // from the last content that parsed
-	err     error             // why the content last read is not served; nil when it is
-	invalid []error           // why objects of the last content that parsed cannot be served, for Err
+	read    bool                   // sum and stamp are valid
+	objects []*manifestObject      // from the last content that parsed
+	err     error                  // why the content last read is not served; nil when it is
+	invalid []*manifestObjectError // why objects of the last content that parsed cannot be served, for Err
 	// reviveLogged: a definition could not be served again from this
 	// content because it does not parse or defines the object invalidly,
 	// and the log said so.
@@ -110,30 +110,6 @@ func (m *Manifests) Load() error {
 // Synced reports whether a load has completed, so that readiness can wait
 // for the first one.
 func (m *Manifests) Synced() bool { return m.synced.Load() }
-
-// Err returns, joined in file order, why each file that is not served as
-// it is on disk is not: it did not parse or could not be read, or objects in
-// it are invalid (each skipped, or kept at the version its file last served).
-// It is nil when every file is served as written, objects of kinds DNS does
-// not use aside. Each error names the file and a line within it, and for an
-// invalid object the object; an invalid object's error lasts until the file
-// is fixed or the object is gone from it.
-func (m *Manifests) Err() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(m.files)) {
-		st := m.files[name]
-		if st.err != nil {
-			// What is on disk now is all that needs fixing: the invalid
-			// objects were those of an older content.
-			errs = append(errs, st.err)
-			continue
-		}
-		errs = append(errs, st.invalid...)
-	}
-	return errors.Join(errs...)
-}
 
 func (m *Manifests) logger() *zap.Logger {
 	if m.Logger == nil {
@@ -234,6 +210,7 @@ func (m *Manifests) load(trustStat bool) error {
 			m.files[name] = st
 		}
 		if err != nil {
+			err = manifestReadError(path, err)
 			if st.err == nil || st.err.Error() != err.Error() {
 				log.Error("cannot read manifest file; "+keeping(st), zap.String("file", path), zap.Error(err))
 			}

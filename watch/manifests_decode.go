@@ -2,7 +2,6 @@ package watch
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -51,6 +50,10 @@ type manifestObject struct {
 	// this is the last good one, kept so that a mistaken edit loses nothing.
 	// The file cannot give it back once dropped.
 	held bool
+	// service is an EndpointSlice's kubernetes.io/service-name label, kept
+	// after drop so that Problems can tell which Service a file that stopped
+	// parsing still serves.
+	service string
 }
 
 // seal computes o's sum from its object, once.
@@ -81,47 +84,10 @@ type manifestNotice struct {
 	skipped bool   // an unsupported kind, which is not an error
 	held    bool   // invalid, and the file's last good version of it stays
 	err     error
-}
-
-// manifestObjectError is an object of a file that cannot be served, as Err
-// reports it.
-type manifestObjectError struct {
-	file   string
-	line   int
-	object string // as manifestNotice has it; "" when the header did not decode
-	err    error
-}
-
-func (e *manifestObjectError) Error() string {
-	return fmt.Sprintf("%s: line %d: invalid %s: %v", e.file, e.line, cmp.Or(e.object, "object"), e.err)
-}
-
-func (e *manifestObjectError) Unwrap() error { return e.err }
-
-// invalidObjects is the errors of the objects that notes skip as invalid.
-func invalidObjects(path string, notes []manifestNotice) []error {
-	var errs []error
-	for _, n := range notes {
-		if !n.skipped {
-			errs = append(errs, &manifestObjectError{file: path, line: n.line, object: n.object, err: n.err})
-		}
-	}
-	return errs
-}
-
-// manifestParseError is a file that could not be parsed. line is relative to
-// the file, not to the document within it, so that an editor can jump to it.
-type manifestParseError struct {
-	file string
-	line int // 0 when the parser did not say
-	msg  string
-}
-
-func (e *manifestParseError) Error() string {
-	if e.line > 0 {
-		return fmt.Sprintf("%s: line %d: %s", e.file, e.line, e.msg)
-	}
-	return e.file + ": " + e.msg
+	// key and service are an invalid object's identity and, for a slice, its
+	// kubernetes.io/service-name label, so that explain can find it.
+	key     manifestKey
+	service string
 }
 
 // decodeManifest parses one manifest file (a YAML stream of documents
@@ -263,7 +229,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 	key := manifestKey{h.Kind, namespaceOf(h.Metadata.Namespace), h.Metadata.Name}
 	if h.APIVersion == "" || h.Kind == "" {
 		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
-			d.invalidObject(line, key, desc, errors.New("apiVersion or kind missing"))
+			d.invalidObject(line, key, desc, js, errors.New("apiVersion or kind missing"))
 		} else {
 			d.invalid(line, "", desc, errors.New("apiVersion or kind missing"))
 		}
@@ -273,7 +239,7 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 	case "v1 Service":
 		var s corev1.Service
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalidObject(line, key, desc, err)
+			d.invalidObject(line, key, desc, js, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindService, namespaceOf(s.Namespace), s.Labels) {
@@ -281,14 +247,14 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := ServiceFromAPI(&s)
 		if err != nil {
-			d.invalidObject(line, key, desc, err)
+			d.invalidObject(line, key, desc, js, err)
 			return nil
 		}
 		d.add(line, &manifestObject{key: manifestKey{manifestKindService, zs.Namespace, zs.Name}, svc: zs})
 	case "discovery.k8s.io/v1 EndpointSlice":
 		var s discoveryv1.EndpointSlice
 		if err := json.Unmarshal(js, &s); err != nil {
-			d.invalidObject(line, key, desc, err)
+			d.invalidObject(line, key, desc, js, err)
 			return nil
 		}
 		if !d.only.keeps(manifestKindSlice, namespaceOf(s.Namespace), s.Labels) {
@@ -296,10 +262,10 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		}
 		zs, err := SliceFromAPI(&s)
 		if err != nil {
-			d.invalidObject(line, key, desc, err)
+			d.invalidObject(line, key, desc, js, err)
 			return nil
 		}
-		d.add(line, &manifestObject{key: manifestKey{manifestKindSlice, zs.Namespace, zs.Name}, slice: zs})
+		d.add(line, &manifestObject{key: manifestKey{manifestKindSlice, zs.Namespace, zs.Name}, slice: zs, service: zs.Service})
 	case "v1 Namespace":
 		// Namespaces exist in DNS through their Services; a manifest
 		// declares them only so that it also applies to a real cluster.
@@ -329,8 +295,11 @@ func (d *manifestDecoder) invalid(line int, kind, desc string, err error) {
 // be served. If the file's last good content defined it, that version stays
 // in its place, as a file that does not parse keeps its last good content:
 // a mistaken edit of a served object must not delete it.
-func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, err error) {
-	n := manifestNotice{line: line, object: desc, kind: key.kind, err: err}
+func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, js []byte, err error) {
+	n := manifestNotice{line: line, object: desc, kind: key.kind, err: err, key: key}
+	if key.kind == manifestKindSlice {
+		n.service = sliceServiceLabel(js)
+	}
 	if d.lastOf == nil && len(d.prev) > 0 {
 		d.lastOf = map[manifestKey]*manifestObject{}
 		for _, o := range d.prev {
@@ -352,4 +321,20 @@ func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, 
 func manifestLineAt(data []byte, off int64) int {
 	off = min(max(off, 0), int64(len(data)))
 	return bytes.Count(data[:off], []byte("\n")) + 1
+}
+
+// sliceServiceLabel is the kubernetes.io/service-name label of an
+// EndpointSlice given as JSON, read on its own: a slice that does not decode
+// or convert must still be found by its Service's explanation.
+func sliceServiceLabel(js []byte) string {
+	var v struct {
+		Metadata struct {
+			Labels map[string]json.RawMessage `json:"labels"`
+		} `json:"metadata"`
+	}
+	var name string
+	if json.Unmarshal(js, &v) == nil {
+		_ = json.Unmarshal(v.Metadata.Labels[discoveryv1.LabelServiceName], &name)
+	}
+	return name
 }

@@ -52,3 +52,24 @@ func (s *Snapshot) NamespacesWithService(name string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// SlicesNamingService returns, by namespace, the names (sorted) of the
+// EndpointSlices whose kubernetes.io/service-name label is name, whether or
+// not their namespace holds that Service: a slice written without its
+// namespace lands in "default", away from its Service. Like
+// NamespacesWithService it walks every Service, for people only.
+func (s *Snapshot) SlicesNamingService(name string) map[string][]string {
+	out := map[string][]string{}
+	prefix := name + "."
+	it := s.services.Iterator()
+	for !it.Done() {
+		key, e, _ := it.Next()
+		if len(e.slices) == 0 || !strings.HasPrefix(key, prefix) {
+			continue
+		}
+		for _, p := range e.slices {
+			out[key[len(prefix):]] = append(out[key[len(prefix):]], p.name)
+		}
+	}
+	return out
+}

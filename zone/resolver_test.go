@@ -154,6 +154,27 @@ func TestServiceState(t *testing.T) {
 	}
 }
 
+func TestSlicesNamingService(t *testing.T) {
+	z := resolverFixture(t)
+	feed(t, z, slice("default", "db-0", "db", zone.IPv4, nil, ep("", false, "10.0.0.3")))
+	s := z.Snapshot()
+	for _, tc := range []struct{ name, want string }{
+		{"db", "default=db-0,db-1,db-2"},
+		{"x", "orphans=x-1"}, // without a Service
+		{"d", ""},            // a prefix of a name is not it
+		{"api", ""},          // a Service without slices
+	} {
+		var got []string
+		for ns, names := range s.SlicesNamingService(tc.name) {
+			got = append(got, ns+"="+strings.Join(names, ","))
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("SlicesNamingService(%s) = %v, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestResolverLookupHostRotates: without FixedOrder each family starts at a
 // random address and keeps the zone's order after it, IPv4 before IPv6.
 func TestResolverLookupHostRotates(t *testing.T) {

@@ -30,8 +30,11 @@ records, rcode and TTL that a query gets. NAME may be fully qualified
 or an IP address (explained through its PTR name).
 
 The zone is read from a manifests folder, a cluster (default $KUBECONFIG), or a
-running slicedns through its HTTP address. The exit status is 0 whenever NAME
-was explained, even when it does not exist.
+running slicedns through its HTTP address. From a folder, or a slicedns serving
+one, what the folder refused of NAME's Service (an invalid definition or slice,
+a file that does not parse) is shown too; slicedns check lists all of it.
+
+The exit status is 0 whenever NAME was explained, even when it does not exist.
 
 Flags:
 `
@@ -156,16 +159,19 @@ func explain(ctx context.Context, cfg *explainConfig, stderr io.Writer) (*dns.Ex
 		return nil, err
 	}
 	z := zone.New()
+	var problems func(namespace, name string) []dns.Problem
 	if cfg.manifests != "" {
-		// Files or objects that cannot be served are logged as warnings.
+		// Files or objects that cannot be served are logged as warnings,
+		// and those of the name's Service are in the report too.
 		src := &watch.Manifests{Dir: cfg.manifests, Sink: z, Logger: log}
 		if err := src.Load(); err != nil {
 			return nil, fmt.Errorf("--manifests: %w", err)
 		}
+		problems = problemsOf(src)
 	} else if err := readCluster(ctx, cfg, z, log); err != nil {
 		return nil, err
 	}
-	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl, PodRecords: cfg.podRecords})
+	h := dns.NewHandler(z, dns.Options{Zones: cfg.zones, TTL: cfg.ttl, PodRecords: cfg.podRecords, Problems: problems})
 	return h.Explain(cfg.name), nil
 }
 

@@ -75,6 +75,9 @@ func renderExplanation(w io.Writer, e *dns.Explanation, colour bool) error {
 			fmt.Fprintf(tw, "Elsewhere\tin namespaces %s\n", strings.Join(e.NamespacesWithService, ", "))
 		}
 	}
+	for _, pr := range e.Problems {
+		fmt.Fprintf(tw, "Problem\t%s\n", p.paint(red, pr.Message))
+	}
 	tw.Flush()
 
 	for _, s := range e.Slices {

@@ -18,7 +18,14 @@ const demoDir = "../../testdata/demo"
 // the exit code.
 func explainCmd(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(slicednsBinary(t), append([]string{"explain"}, args...)...)
+	return slicednsCmd(t, append([]string{"explain"}, args...)...)
+}
+
+// slicednsCmd runs `slicedns args...` to its end and returns stdout, stderr
+// and the exit code.
+func slicednsCmd(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(slicednsBinary(t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

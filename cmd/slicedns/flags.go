@@ -195,7 +195,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.pprof, "pprof", false, "serve /debug/pprof on the HTTP address (and sample allocations for heap profiles, which costs ~1.5 MB)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n       slicedns explain [flags] NAME   (slicedns explain -h)\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")
+			fmt.Fprintf(stderr, "Usage: slicedns [flags]\n       slicedns explain [flags] NAME   (slicedns explain -h)\n       slicedns check --manifests DIR  (slicedns check -h)\n\nA Kubernetes cluster DNS server that answers for Services from EndpointSlices.\n\nFlags:\n")
 			fs.SetOutput(stderr)
 			fs.PrintDefaults()
 			return nil, err

@@ -36,6 +36,9 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "explain" {
 		return runExplain(args[1:], os.Stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], os.Stdout, stderr)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -131,6 +134,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		Metrics: dns.NewMetrics(reg), Logger: log, LogQueries: cfg.logQueries,
 		Forwarder: fwd, PodRecords: cfg.podRecords, FixedOrder: cfg.fixedOrder,
 		ServerAddrs: self, NSID: cfg.nsid, TransferTo: cfg.transferTo,
+		Problems: problemsOf(src),
 	})
 
 	// The HTTP port opens before the wait for the first sync: the liveness

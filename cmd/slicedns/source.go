@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/slicedns/slicedns/dns"
 	"github.com/slicedns/slicedns/watch"
 	"github.com/slicedns/slicedns/zone"
 )
@@ -43,3 +45,28 @@ func newKube(kubeconfig string, z *zone.Zone, log *zap.Logger) (*watch.Kube, str
 	}
 	return &watch.Kube{Client: client, Sink: z, Logger: log}, rc.Host, nil
 }
+
+// serviceProblems is what a source that can say what it refused offers
+// explain: watch.Manifests does.
+type serviceProblems interface {
+	ServiceProblems(namespace, name string) []watch.Problem
+}
+
+// problemsOf adapts src to dns.Options.Problems, or returns nil when src
+// cannot tell; dns does not import watch.
+func problemsOf(src any) func(namespace, name string) []dns.Problem {
+	ps, ok := src.(serviceProblems)
+	if !ok {
+		return nil
+	}
+	return func(namespace, name string) []dns.Problem {
+		var out []dns.Problem
+		for _, p := range ps.ServiceProblems(namespace, name) {
+			out = append(out, dns.Problem{Message: oneLine(p.Err.Error()), Kind: p.Kind, Name: p.Name, Kept: p.Kept})
+		}
+		return out
+	}
+}
+
+// oneLine keeps a problem to its line: a parser's message could span more.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
