@@ -110,6 +110,7 @@ func decodeManifest(path string, data []byte, only manifestFilter, prev []*manif
 		if err != nil {
 			return nil, nil, manifestYAMLError(path, doc.line, err)
 		}
+		d.itemLines = func() []int { return yamlItemLines(doc.data, doc.line) }
 		if err := d.value(yamlContentLine(doc), js, ""); err != nil {
 			return nil, nil, err
 		}
@@ -124,6 +125,9 @@ type manifestDecoder struct {
 	lastOf  map[manifestKey]*manifestObject // prev's winning definitions, built for the first invalid object
 	objects []*manifestObject
 	notices []manifestNotice
+	// itemLines finds the lines of the current document's List items
+	// (manifests_lines.go); nil below the top level.
+	itemLines func() []int
 }
 
 // manifestFilter is Manifests' Namespaces and LabelSelector: which objects
@@ -179,7 +183,9 @@ func (d *manifestDecoder) json(data []byte) error {
 		}
 		// Point at the value's first byte, not at the whitespace before it.
 		skip := len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
-		if err := d.value(manifestLineAt(data, start+int64(skip)), raw, ""); err != nil {
+		line := manifestLineAt(data, start+int64(skip))
+		d.itemLines = func() []int { return jsonItemLines(raw, line) }
+		if err := d.value(line, raw, ""); err != nil {
 			return err
 		}
 	}
@@ -270,9 +276,18 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		// Namespaces exist in DNS through their Services; a manifest
 		// declares them only so that it also applies to a real cluster.
 	case "v1 List", "v1 ServiceList", "discovery.k8s.io/v1 EndpointSliceList":
-		// Items carry no position of their own; they share the List's line.
-		for _, it := range h.Items {
-			if err := d.value(line, it, typedListItems[h.Kind]); err != nil {
+		// Each item at its own line when the document's text says where
+		// (a List in a List shares its List's line).
+		var lines []int
+		if d.itemLines != nil {
+			lines, d.itemLines = d.itemLines(), nil
+		}
+		for i, it := range h.Items {
+			itemLine := line
+			if len(lines) == len(h.Items) {
+				itemLine = lines[i]
+			}
+			if err := d.value(itemLine, it, typedListItems[h.Kind]); err != nil {
 				return err
 			}
 		}

@@ -111,3 +111,55 @@ items:
 		}
 	}
 }
+
+// An object in a List is reported, and served, at its own line: kubectl
+// get -o yaml always prints a List, and every error in it said line 1.
+func TestDecodeListItemsAtTheirLines(t *testing.T) {
+	const yamlList = `# exported
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: good, namespace: shop}
+  spec: {clusterIP: 10.96.0.7}
+- apiVersion: v1
+  kind: Service
+  metadata: {name: bad, namespace: shop}
+  spec: {clusterIP: 10.96.0.300}
+`
+	const jsonList = `{"apiVersion": "v1", "kind": "List", "metadata": {"x": [1, {"items": []}]},
+ "items": [
+  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "good", "namespace": "shop"},
+   "spec": {"clusterIP": "10.96.0.7"}},
+
+  {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bad", "namespace": "shop"},
+   "spec": {"clusterIP": "10.96.0.300"}}
+ ]}
+`
+	for _, tc := range []struct {
+		file, in  string
+		good, bad int
+	}{
+		{"list.yaml", yamlList, 5, 9},
+		{"list.json", "\n" + jsonList, 4, 7},
+		{"two.yaml", "# first\n---\n" + yamlList, 7, 11},
+	} {
+		objs, notes, err := decodeManifest(tc.file, []byte(tc.in), manifestFilter{}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if len(objs) != 1 || objs[0].line != tc.good {
+			t.Errorf("%s: objects %+v, want good at line %d", tc.file, objs, tc.good)
+		}
+		var bad []int
+		for _, n := range notes {
+			if n.err != nil {
+				bad = append(bad, n.line)
+			}
+		}
+		if !equalInts(bad, []int{tc.bad}) {
+			t.Errorf("%s: invalid objects at lines %v, want [%d] (notices %+v)", tc.file, bad, tc.bad, notes)
+		}
+	}
+}
