@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"slices"
+	"strings"
 )
 
 // Problem is one reason a file of the folder is not served as it is on
@@ -141,7 +142,13 @@ type manifestObjectError struct {
 }
 
 func (e *manifestObjectError) Error() string {
-	return fmt.Sprintf("%s: line %d: invalid %s: %v", e.file, e.line, cmp.Or(e.object, "object"), e.err)
+	// The conversion's errors name their object too ("service ns/name:"),
+	// which here would say it twice.
+	why := e.err.Error()
+	if e.key.kind != "" {
+		why = strings.TrimPrefix(why, strings.ToLower(e.key.kind)+" "+e.key.namespace+"/"+e.key.name+": ")
+	}
+	return fmt.Sprintf("%s: line %d: invalid %s: %s", e.file, e.line, cmp.Or(e.object, "object"), why)
 }
 
 func (e *manifestObjectError) Unwrap() error { return e.err }

@@ -15,8 +15,8 @@ const brokenDir = "testdata/broken"
 // brokenProblems are the problems of testdata/broken, one line each, as
 // explain and check word them.
 var brokenProblems = []string{
-	`testdata/broken/team.yaml: line 3: invalid v1 Service team/badip: service team/badip: cluster IP "10.96.4.300" is not an IP address`,
-	`testdata/broken/team.yaml: line 15: invalid discovery.k8s.io/v1 EndpointSlice team/hl-1: endpointslice team/hl-1: endpoints[0].addresses[0]: "10.2.2.999" is not an IP address`,
+	`testdata/broken/team.yaml: line 3: invalid v1 Service team/badip: cluster IP "10.96.4.300" is not an IP address`,
+	`testdata/broken/team.yaml: line 15: invalid discovery.k8s.io/v1 EndpointSlice team/hl-1: endpoints[0].addresses[0]: "10.2.2.999" is not an IP address`,
 	`testdata/broken/unclosed.yaml: line 3: yaml: did not find expected ',' or '}'`,
 }
 
