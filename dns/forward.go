@@ -80,6 +80,7 @@ type Forwarder struct {
 
 type upstream struct {
 	addr    string
+	pubMu   sync.Mutex  // publish reads the flags and sets the gauges as one
 	checked atomic.Bool // its first loop probe is back
 	down    atomic.Bool // the last health probe failed, or a query was refused since
 	loop    atomic.Bool // forwards back to us: unused until a loop probe is answered without coming back
@@ -88,7 +89,11 @@ type upstream struct {
 }
 
 // publish sets u's gauges from its flags, after every change of them.
-func (u *upstream) publish() { u.m.state(u.down.Load(), u.loop.Load()) }
+func (u *upstream) publish() {
+	u.pubMu.Lock()
+	defer u.pubMu.Unlock()
+	u.m.state(u.down.Load(), u.loop.Load())
+}
 
 // UpstreamStatus is an upstream as the forwarder sees it now.
 type UpstreamStatus struct {
@@ -200,10 +205,16 @@ func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (
 	}
 	q := r.Copy()
 	var errs []error
-	for len(ups) > 0 && ctx.Err() == nil {
+	// The deadline, not ctx.Err(), says when the budget is spent: the last
+	// try times out at the deadline, a moment before the context's timer
+	// has run, and a try started then fails at once as a timeout too, and
+	// so would be retried, and counted, until it had.
+	deadline, _ := ctx.Deadline()
+	timeLeft := func() bool { return ctx.Err() == nil && time.Until(deadline) > minTry }
+	for len(ups) > 0 && timeLeft() {
 		var silent []*upstream
 		for _, u := range ups {
-			if ctx.Err() != nil {
+			if !timeLeft() {
 				break
 			}
 			resp, err := f.try(ctx, u, q)
@@ -221,13 +232,16 @@ func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (
 	return nil, fmt.Errorf("%w within %v: %w", ErrUpstreamFailed, f.budget, errors.Join(errs...))
 }
 
+// minTry is the least time left worth a try.
+const minTry = 10 * time.Millisecond
+
 // try asks u once, for at most Timeout.
 func (f *Forwarder) try(ctx context.Context, u *upstream, q *mdns.Msg) (*mdns.Msg, error) {
 	actx, acancel := context.WithTimeout(ctx, f.timeout)
 	defer acancel()
 	u.m.sent()
 	start := time.Now()
-	resp, err := exchange(actx, u.addr, q)
+	resp, err := exchange(actx, u.addr, q, f.timeout)
 	if err == nil {
 		u.m.answered(resp.Rcode, time.Since(start))
 		return resp, nil
@@ -320,9 +334,12 @@ func (f *Forwarder) usable() (ups []*upstream, pending bool) {
 // An answer must be to the question asked: miekg/dns checks only the ID,
 // and a reply for another name (a spoofed or confused one) is an upstream
 // failure here, as in CoreDNS's forward plugin, not an answer to pass on.
-func exchange(ctx context.Context, addr string, q *mdns.Msg) (*mdns.Msg, error) {
+//
+// timeout is given to the clients as well as the context's deadline:
+// without it miekg/dns cuts every read at its own 2s.
+func exchange(ctx context.Context, addr string, q *mdns.Msg, timeout time.Duration) (*mdns.Msg, error) {
 	q.Id = mdns.Id()
-	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize}
+	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize, Timeout: timeout}
 	resp, _, err := c.ExchangeContext(ctx, q, addr)
 	if err == nil {
 		err = answersQuestion(q, resp)
@@ -331,7 +348,7 @@ func exchange(ctx context.Context, addr string, q *mdns.Msg) (*mdns.Msg, error) 
 		return resp, err
 	}
 	q.Id = mdns.Id()
-	tcp := &mdns.Client{Net: "tcp"}
+	tcp := &mdns.Client{Net: "tcp", Timeout: timeout}
 	if full, _, err := tcp.ExchangeContext(ctx, q, addr); err == nil && answersQuestion(q, full) == nil {
 		return full, nil
 	}

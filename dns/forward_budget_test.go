@@ -7,6 +7,7 @@ import (
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slicedns/slicedns/dns"
 )
@@ -89,5 +90,46 @@ func TestForwardBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForwardBudgetEnds: once the budget is spent no more tries start.
+// The last try timed out at the deadline a moment before the context said
+// so, and tries started then failed at once, as timeouts, over and over:
+// hundreds of "requests" per query, and the CPU to starve in-zone answers.
+func TestForwardBudgetEnds(t *testing.T) {
+	addr, asked := scripted(t, func(int32) (time.Duration, bool) { return 0, false })
+	reg := prometheus.NewRegistry()
+	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: []string{addr}, Timeout: 100 * time.Millisecond,
+		Budget: 250 * time.Millisecond, HealthInterval: time.Hour, Metrics: dns.NewForwardMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Check(context.Background())
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
+	const queries = 10
+	for range queries {
+		if r := h.Answer(query(budgetName, mdns.TypeA)); r.Rcode != mdns.RcodeServerFailure {
+			t.Fatalf("%s, want SERVFAIL", mdns.RcodeToString[r.Rcode])
+		}
+	}
+	sent := labelled(t, reg, "slicedns_forward_requests_total", "to", addr)
+	if got := asked.Load(); float64(got) != sent || got > 3*queries {
+		t.Errorf("%v tries counted, %d queries reached the upstream; want them equal, at most 3 a query", sent, got)
+	}
+}
+
+// TestForwardTryLongerThanTwoSeconds: a try lasts the Forwarder's Timeout,
+// not the 2s miekg/dns's client cuts every read at unless told otherwise.
+func TestForwardTryLongerThanTwoSeconds(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 2.5s for a slow upstream")
+	}
+	addr, asked := scripted(t, func(int32) (time.Duration, bool) { return 2500 * time.Millisecond, true })
+	f := budgetForwarder(t, nil, 3*time.Second, 3500*time.Millisecond, addr)
+	f.Check(context.Background())
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
+	if r := h.Answer(query(budgetName, mdns.TypeA)); r.Rcode != mdns.RcodeSuccess || asked.Load() != 1 {
+		t.Errorf("%s after %d queries upstream, want NOERROR after one", mdns.RcodeToString[r.Rcode], asked.Load())
 	}
 }

@@ -16,6 +16,10 @@ import (
 // sane upstream answers NXDOMAIN, and only a loop brings one back to us.
 const loopSuffix = ".slicedns-loop"
 
+// loopEchoGrace is how long after a loop probe's answer its echo may still
+// come back, from an upstream that forwards to all its servers at once.
+const loopEchoGrace = 250 * time.Millisecond
+
 // Run probes every upstream now and then every HealthInterval until ctx
 // ends: a loop probe (<nonce>.<instance>.slicedns-loop. HINFO), which comes
 // back to the handler only through a forwarding loop, and a health probe
@@ -72,9 +76,22 @@ func (f *Forwarder) checkLoops(ctx context.Context) {
 		f.probeMu.Lock()
 		back := u.back
 		f.probeMu.Unlock()
-		// A probe that came back reached ownProbe before its answer
-		// reached us, so an answer without it is the upstream's own. No
+		// A probe that came back through a forwarder that asks its
+		// servers one after another reached ownProbe before its answer
+		// reached us. One that asks them all at once ("fastest wins") may
+		// answer first and echo the probe a moment later: a loop is
+		// cleared only when no echo came within loopEchoGrace of the
+		// answer, or it would be cleared and found again every round. No
 		// answer proves nothing: the loop may be slower than the timeout.
+		if err == nil && !back && u.loop.Load() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(loopEchoGrace):
+			}
+			f.probeMu.Lock()
+			back = u.back
+			f.probeMu.Unlock()
+		}
 		if err == nil && !back {
 			f.setLoop(u, false)
 		}
@@ -137,7 +154,8 @@ func (f *Forwarder) probe(ctx context.Context, u *upstream, name string, qtype u
 	q := new(mdns.Msg)
 	q.SetQuestion(name, qtype)
 	q.SetEdns0(advertisedUDPSize, false)
-	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize}
+	// Timeout too: without it miekg/dns cuts every read at its own 2s.
+	c := &mdns.Client{Net: "udp", UDPSize: mdns.MaxMsgSize, Timeout: f.timeout}
 	_, _, err := c.ExchangeContext(ctx, q, u.addr)
 	return err
 }

@@ -87,3 +87,40 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// TestForwardLoopFastestWins: an upstream that asks all its servers at
+// once (dnsmasq --all-servers) answers a loop probe itself and echoes it
+// back to slicedns a moment later. The loop must stay found round after
+// round, not be cleared by the answer and found again by the echo.
+func TestForwardLoopFastestWins(t *testing.T) {
+	var slicedns atomic.Value
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetRcode(r, mdns.RcodeNameError)
+		w.WriteMsg(m)
+		go func() {
+			time.Sleep(20 * time.Millisecond)
+			c := &mdns.Client{Net: "udp", Timeout: time.Second}
+			c.Exchange(r, slicedns.Load().(string))
+		}()
+	})
+	core, logs := observer.New(zap.InfoLevel)
+	f, err := dns.NewForwarder(dns.ForwarderOptions{
+		Upstreams: []string{up.addr}, Timeout: time.Second, HealthInterval: time.Hour, Logger: zap.New(core),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slicedns.Store(startHandler(t, dns.NewHandler(fixture(t), dns.Options{Forwarder: f})))
+	ctx := context.Background()
+	for round := range 4 {
+		f.Check(ctx)
+		time.Sleep(100 * time.Millisecond) // the first round's echo comes after its answer
+		if st := f.Status()[0]; !st.Loop && round > 0 {
+			t.Errorf("round %d: status %+v, want a loop", round, st)
+		}
+	}
+	if found, gone := logs.FilterMessageSnippet("forwarding loop:").Len(), logs.FilterMessageSnippet("forwarding loop gone").Len(); found != 1 || gone != 0 {
+		t.Errorf("logged %d loops found and %d gone, want 1 and 0:\n%v", found, gone, logs.All())
+	}
+}
