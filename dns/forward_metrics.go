@@ -37,7 +37,7 @@ const (
 //	slicedns_forward_healthcheck_failures_total{to}     failed health probes
 //	slicedns_forward_upstream_healthy{to}               1 while forwarded to: neither down nor a loop
 //	slicedns_forward_upstream_loop{to}                  1 while the upstream sends queries back to slicedns
-//	slicedns_forward_unanswered_total{reason}           forwarded queries that got no upstream's answer: no_answer (SERVFAIL), loop (REFUSED)
+//	slicedns_forward_unanswered_total{reason}           forwarded queries that got no upstream's answer: no_answer (SERVFAIL, or an ExternalName's CNAME alone), loop (REFUSED)
 func NewForwardMetrics(reg prometheus.Registerer) *ForwardMetrics {
 	to := []string{"to"}
 	m := &ForwardMetrics{
@@ -66,7 +66,7 @@ func NewForwardMetrics(reg prometheus.Registerer) *ForwardMetrics {
 		}, to),
 	}
 	unanswered := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "slicedns_forward_unanswered_total", Help: "Forwarded queries that got no upstream's answer: no_answer (the client got SERVFAIL), loop (every upstream is a loop; REFUSED).",
+		Name: "slicedns_forward_unanswered_total", Help: "Forwarded queries that got no upstream's answer: no_answer (no upstream answered: the client got SERVFAIL, or for an ExternalName its CNAME alone), loop (every upstream is a loop; REFUSED).",
 	}, []string{"reason"})
 	m.unanswered = [2]prometheus.Counter{unanswered.WithLabelValues("no_answer"), unanswered.WithLabelValues("loop")}
 	reg.MustRegister(m.requests, m.responses, m.failures, m.healthFails, m.duration, m.healthy, m.loop, unanswered)
@@ -110,7 +110,7 @@ func (m *upstreamMetrics) answered(rcode int, took time.Duration) {
 		return
 	}
 	// Forwarding allocates anyway; the label lookup is not worth caching.
-	m.fm.responses.WithLabelValues(m.to, rcodeLabel(rcode)).Inc()
+	m.fm.responses.WithLabelValues(m.to, rcodeMetric(rcode)).Inc()
 	m.duration.Observe(took.Seconds())
 }
 

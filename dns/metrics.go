@@ -44,13 +44,28 @@ var ownRcodes = []int{
 // that mdns.RcodeToString names: slicedns holds no TSIG keys, and BADSIG
 // would send an operator looking for a TSIG problem.
 func rcodeLabel(rcode int) string {
-	if rcode == mdns.RcodeBadVers {
-		return "BADVERS"
-	}
-	if name, ok := mdns.RcodeToString[rcode]; ok {
+	if name, ok := rcodeName(rcode); ok {
 		return name
 	}
 	return strconv.Itoa(rcode)
+}
+
+// rcodeMetric is rcode's label value in metrics: its name, or "other". An
+// upstream's extended rcode can be any of 4,096 numbers, and each would be
+// a series of its own.
+func rcodeMetric(rcode int) string {
+	if name, ok := rcodeName(rcode); ok {
+		return name
+	}
+	return "other"
+}
+
+func rcodeName(rcode int) (string, bool) {
+	if rcode == mdns.RcodeBadVers {
+		return "BADVERS", true
+	}
+	name, ok := mdns.RcodeToString[rcode]
+	return name, ok
 }
 
 // NewMetrics registers the DNS metrics with reg:
@@ -98,21 +113,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.requests[t] = req.WithLabelValues(mdns.TypeToString[t])
 	}
 	for _, rc := range ownRcodes {
-		m.responses[rc] = resp.WithLabelValues(rcodeLabel(rc))
+		m.responses[rc] = resp.WithLabelValues(rcodeMetric(rc))
 	}
 	return m
 }
 
 // response counts a response with rcode.
 func (m *Metrics) response(rcode int) {
-	if rcode < 0 || rcode >= len(m.responses) {
-		return
+	if rcode >= 0 && rcode < len(m.responses) {
+		if c := m.responses[rcode]; c != nil {
+			c.Inc()
+			return
+		}
 	}
-	if c := m.responses[rcode]; c != nil {
-		c.Inc()
-		return
-	}
-	m.respVec.WithLabelValues(rcodeLabel(rcode)).Inc()
+	m.respVec.WithLabelValues(rcodeMetric(rcode)).Inc()
 }
 
 func (m *Metrics) observe(qtype uint16, rcode int, took time.Duration) {

@@ -2,6 +2,7 @@ package dns_test
 
 import (
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,4 +88,30 @@ func rcodeName(r *mdns.Msg) string {
 		return "BADVERS"
 	}
 	return mdns.RcodeToString[r.Rcode]
+}
+
+// TestResponseRcodesUnnamed: an upstream's extended rcode can be any of
+// 4,096 numbers. Each is counted, under "other": not dropped (responses
+// would no longer add up to requests), and not a series per number.
+func TestResponseRcodesUnnamed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg)
+		m.SetRcode(r, 100+len(r.Question[0].Name))
+		m.SetEdns0(1232, false) // the rcode's upper bits travel in the OPT
+		w.WriteMsg(m)
+	})
+	h := dns.NewHandler(fixture(t), dns.Options{Metrics: dns.NewMetrics(reg),
+		Forwarder: newForwarder(t, nil, 2*time.Second, up.addr)})
+	for _, name := range []string{"a.example.org.", "bb.example.org.", "ccc.example.org."} {
+		if r := serve(h, query(name, mdns.TypeA), false); r == nil || r.Rcode < 100 {
+			t.Fatalf("%s: answer %v, want the upstream's extended rcode", name, r)
+		}
+	}
+	if got := labelled(t, reg, "slicedns_dns_responses_total", "rcode", "other"); got != 3 {
+		t.Errorf("%v responses counted as other, want 3", got)
+	}
+	if got := rcodeLabels(t, reg); slices.ContainsFunc(got, func(l string) bool { _, err := strconv.Atoi(l); return err == nil }) {
+		t.Errorf("rcode labels %v: a series per number", got)
+	}
 }
