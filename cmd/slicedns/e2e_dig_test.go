@@ -252,6 +252,8 @@ current-context: c
 		{[]string{"--zone", "cluster..local"}, "not a domain name", 2},
 		{[]string{"--zone", "cluster.local", "--zone", "Cluster.Local."}, "given twice", 2},
 		{[]string{"--http-addr", ""}, "must not be empty", 2},
+		{[]string{"--upstream", "10.0.0.10", "--upstream-budget", "1s"}, "shorter than --upstream-timeout", 2},
+		{[]string{"--upstream-max-concurrent", "0"}, "--upstream-max-concurrent", 2},
 		{[]string{"--kubeconfig", kubeconfig, "--dns-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--label-selector", "a in ("}, "--label-selector", 2},
 	} {

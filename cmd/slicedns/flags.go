@@ -33,6 +33,7 @@ type config struct {
 	upstreams       []string // host:port, from --upstream
 	upstreamTimeout time.Duration
 	upstreamBudget  time.Duration
+	upstreamMax     int
 	podRecords      bool
 	fixedOrder      bool
 	nsid            string
@@ -178,6 +179,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(&upstreams, "upstream", "forward names outside the zones to these resolvers: `addresses` (10.0.0.10, 10.0.0.10:53, [2001:db8::1]:53; comma-separated or repeated) or a resolv.conf path such as /etc/resolv.conf (default: none, such names get REFUSED)")
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long one upstream has to answer a forwarded query before the next is asked; silent ones are asked again in turn while --upstream-budget lasts")
 	fs.DurationVar(&c.upstreamBudget, "upstream-budget", dns.DefaultForwardBudget, "how long a forwarded query may take in all, over every try, before SERVFAIL; keep it under the clients' resolver timeout (5s with glibc and musl)")
+	fs.IntVar(&c.upstreamMax, "upstream-max-concurrent", 4096, "how many forwarded queries may wait on the upstreams at once; more get REFUSED at once, as CoreDNS's forward max_concurrent (4096 lasts to about 900 queries a second of names no upstream answers)")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	var transferTo listFlag
@@ -223,6 +225,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.upstreamBudget <= 0 {
 		return nil, errors.New("--upstream-budget must be positive")
+	}
+	if c.upstreamBudget < c.upstreamTimeout {
+		return nil, fmt.Errorf("--upstream-budget %v is shorter than --upstream-timeout %v: no try could last its timeout", c.upstreamBudget, c.upstreamTimeout)
+	}
+	if c.upstreamMax < 1 {
+		return nil, errors.New("--upstream-max-concurrent must be at least 1")
 	}
 	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
 		return nil, err

@@ -119,7 +119,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 	var fwd *dns.Forwarder
 	if len(cfg.upstreams) > 0 {
 		if fwd, err = dns.NewForwarder(dns.ForwarderOptions{
-			Upstreams: cfg.upstreams, Timeout: cfg.upstreamTimeout, Budget: cfg.upstreamBudget, Logger: log, Metrics: dns.NewForwardMetrics(reg),
+			Upstreams: cfg.upstreams, Timeout: cfg.upstreamTimeout, Budget: cfg.upstreamBudget, MaxConcurrent: cfg.upstreamMax, Logger: log, Metrics: dns.NewForwardMetrics(reg),
 		}); err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
