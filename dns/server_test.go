@@ -354,26 +354,12 @@ func TestServerListensOnce(t *testing.T) {
 	}
 }
 
-// labelled is the value of counter name{label="value"} in reg, 0 if absent.
+// labelled is the value of counter name{label="value"}, a metric of that
+// one label, in reg; 0 if absent.
 func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	v, _ := sample(t, reg, name, map[string]string{label: value})
+	return v
 }
 
 // TestServerCountsWhatItRefuses: replies written before any handler sees
