@@ -79,16 +79,17 @@ func (m *Manifests) Run(ctx context.Context) error {
 	// rewatch runs before each load: when Dir is a symlink swapped to
 	// another folder (a "current release" link), inotify still watches the
 	// old one, and edits to the new one would wait for each re-read.
-	rewatch := func() {
+	rewatch := func() (swapped bool) {
 		now := resolvedPath(m.Dir)
 		if now == target || len(w.WatchList()) == 0 {
-			return
+			return false
 		}
 		_ = w.Remove(m.Dir)
 		if err := w.Add(m.Dir); err == nil {
 			target = now
 			log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", now))
 		}
+		return true
 	}
 	resync := time.NewTicker(manifestsResync)
 	defer resync.Stop()
@@ -105,6 +106,13 @@ func (m *Manifests) Run(ctx context.Context) error {
 				// A renamed folder would still be watched at its new path;
 				// drop the watch so that resync re-adds it at Dir.
 				_ = w.Remove(m.Dir)
+				if fi, err := os.Stat(m.Dir); err == nil && fi.IsDir() && w.Add(m.Dir) == nil {
+					// Dir leads to a folder still: the one a swapped link
+					// led to before went, or another took its place.
+					target = resolvedPath(m.Dir)
+					schedule()
+					continue
+				}
 				log.Warn("manifests folder removed or renamed; serving its last content until it is back", zap.String("dir", m.Dir))
 				continue
 			}
@@ -128,10 +136,13 @@ func (m *Manifests) Run(ctx context.Context) error {
 				}
 				target = resolvedPath(m.Dir)
 				log.Info("manifests folder is back; watching it again", zap.String("dir", m.Dir))
-			} else {
-				rewatch()
+				m.reload(false) // another folder, maybe, with files of the same times
+				continue
 			}
-			m.reload(true)
+			// A file of a folder just swapped in may have the size and
+			// time of its namesake in the old one (tar, rsync -a, cp -a
+			// keep times): it must be read, not trusted.
+			m.reload(!rewatch())
 		}
 	}
 }

@@ -197,6 +197,15 @@ func TestManifestsWatchSwappedFolderLink(t *testing.T) {
 	// An edit in v1 shows once Run watches it; only then swap.
 	writeFile(t, filepath.Join(v1, "a.yaml"), service("a", "10.96.0.4"))
 	waitFor(t, "an edit in v1", serves("10.96.0.4"))
+	// v2's file has the size and the time of v1's, as tar, rsync -a or
+	// cp -a would leave it: only reading it tells them apart.
+	fi, err := os.Stat(filepath.Join(v1, "a.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(v2, "a.yaml"), fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Symlink("v2", cur+".new"); err != nil {
 		t.Fatal(err)
 	}
