@@ -272,8 +272,6 @@ func (m *Manifests) report(path string, notes []manifestNotice) {
 	for _, n := range notes {
 		fields := []zap.Field{zap.String("file", path), zap.Int("line", n.line), zap.String("object", n.object)}
 		switch {
-		case n.skipped && (n.kind == manifestKindService || n.kind == manifestKindSlice):
-			log.Warn("skipping object: only v1 Service and discovery.k8s.io/v1 EndpointSlice are served", fields...)
 		case n.skipped && n.kind == "Endpoints":
 			// The docs' selector-less Service pattern: a cluster mirrors
 			// v1 Endpoints into a slice, a folder has no controller to.

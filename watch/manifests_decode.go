@@ -88,6 +88,9 @@ type manifestNotice struct {
 	// kubernetes.io/service-name label, so that explain can find it.
 	key     manifestKey
 	service string
+	// keptFor is the Service the held version of a slice is served for,
+	// which a relabelling edit that is invalid leaves it serving.
+	keptFor string
 }
 
 // decodeManifest parses one manifest file (a YAML stream of documents
@@ -292,6 +295,13 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 			}
 		}
 	default:
+		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
+			// A typo or an old version of a kind the folder is for: a
+			// mistake to fix (check fails on it), and an edit that made it
+			// keeps the last good version served.
+			d.invalidObject(line, key, desc, js, fmt.Errorf("apiVersion %s: only v1 Service and discovery.k8s.io/v1 EndpointSlice are served", h.APIVersion))
+			return nil
+		}
 		d.notices = append(d.notices, manifestNotice{line: line, object: desc, kind: h.Kind, skipped: true})
 	}
 	return nil
@@ -327,7 +337,7 @@ func (d *manifestDecoder) invalidObject(line int, key manifestKey, desc string, 
 		kept := *o
 		kept.line, kept.held = line, true
 		d.objects = append(d.objects, &kept)
-		n.held = true
+		n.held, n.keptFor = true, o.service
 	}
 	d.notices = append(d.notices, n)
 }

@@ -72,7 +72,8 @@ func (m *Manifests) ServiceProblems(namespace, name string) []Problem {
 		st := m.files[file]
 		if st.err == nil {
 			for _, e := range st.invalid {
-				if ofService(e.key.kind, e.key.namespace, e.key.name, e.service) {
+				if ofService(e.key.kind, e.key.namespace, e.key.name, e.service) ||
+					ofService(e.key.kind, e.key.namespace, e.key.name, e.keptFor) {
 					out = append(out, e.problem())
 				}
 			}
@@ -137,6 +138,7 @@ type manifestObjectError struct {
 	object  string // as manifestNotice has it; "" when the header did not decode
 	key     manifestKey
 	service string
+	keptFor string
 	held    bool
 	err     error
 }
@@ -164,7 +166,7 @@ func invalidObjects(path string, notes []manifestNotice) []*manifestObjectError 
 	for _, n := range notes {
 		if !n.skipped {
 			errs = append(errs, &manifestObjectError{file: path, line: n.line, object: n.object,
-				key: n.key, service: n.service, held: n.held, err: n.err})
+				key: n.key, service: n.service, keptFor: n.keptFor, held: n.held, err: n.err})
 		}
 	}
 	return errs

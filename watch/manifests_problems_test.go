@@ -58,6 +58,14 @@ func TestManifestsProblems(t *testing.T) {
 			all:   []string{"a.yaml:1 - kept=false", "b.yaml:8 EndpointSlice shop/db-2 of db kept=false"},
 			ns:    "default", svc: "web",
 			of: []string{"a.yaml:1 - kept=false"}},
+		// The slice still serves db, at its last good version: db's
+		// explanation must say why, as well as other's.
+		{name: "an invalid relabelling edit keeps serving the old Service",
+			first: map[string]string{"a.yaml": headlessSlice("10.0.0.7")},
+			files: map[string]string{"a.yaml": strings.Replace(headlessSlice("10.0.0.300"), "service-name: db}", "service-name: other}", 1)},
+			all:   []string{"a.yaml:8 EndpointSlice shop/db-1 of other kept=true"},
+			ns:    "shop", svc: "db",
+			of: []string{"a.yaml:8 EndpointSlice shop/db-1 of other kept=true"}},
 		{name: "an undecodable slice is still its Service's",
 			files: map[string]string{"a.yaml": strings.Replace(badSlice, "endpoints:", "endpoints: 7\nx:", 1)},
 			all:   []string{"a.yaml:8 EndpointSlice shop/db-2 of db kept=false"},
