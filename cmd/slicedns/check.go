@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/slicedns/slicedns/watch"
@@ -22,6 +23,10 @@ be read or parsed, or an object that cannot be served (a bad address, a
 hostname that is not a DNS label, a slice without its Service label, ...),
 each with its file and line. A last line counts the Services and
 EndpointSlices served and the problems.
+
+A folder with no Service and no EndpointSlice to serve is a problem too.
+What is not read but may surprise (subfolders, v1 Endpoints, which a
+cluster mirrors into slices and a folder cannot) is said on stderr.
 
 The exit status is 0 when there is no problem, 1 when there is one (or DIR
 cannot be read), and 2 for a bad command line: for CI. --namespaces and
@@ -52,7 +57,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	// Each problem is printed below, once: the source's log lines would
 	// only say the same again.
-	src := &watch.Manifests{Dir: cfg.manifests, Sink: zone.New(), Logger: zap.NewNop(),
+	src := &watch.Manifests{Dir: cfg.manifests, Sink: zone.New(), Logger: zap.New(checkNotes{checkLog(stderr)}),
 		Namespaces: cfg.namespaces, LabelSelector: cfg.labelSelector}
 	if err := src.Load(); err != nil {
 		fmt.Fprintf(stderr, "slicedns check: --manifests: %v\n", err)
@@ -64,16 +69,50 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		b.WriteString(oneLine(p.Err.Error()) + "\n")
 	}
 	services, slices := src.Served()
+	nothing := services == 0 && slices == 0 && len(problems) == 0
+	if nothing {
+		// An empty folder, or one whose manifests sit in subfolders: the
+		// server would start and answer nothing.
+		fmt.Fprintf(&b, "%s: no Service or EndpointSlice to serve (the folder's own *.yaml, *.yml and *.json files are read, not its subfolders)\n", cfg.manifests)
+	}
 	fmt.Fprintf(&b, "%s: %s, %s, %s\n", cfg.manifests, plural(services, "Service"), plural(slices, "EndpointSlice"),
-		plural(len(problems), "problem"))
+		plural(len(problems)+b2i(nothing), "problem"))
 	if _, err := io.WriteString(stdout, b.String()); err != nil {
 		fmt.Fprintf(stderr, "slicedns check: %v\n", err)
 		return 1
 	}
-	if len(problems) > 0 {
+	if len(problems) > 0 || nothing {
 		return 1
 	}
 	return 0
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// checkNotes passes on only the source's log lines that say what it does
+// not read: its problems are printed from Problems, and the rest of its log
+// would say them again.
+type checkNotes struct{ zapcore.Core }
+
+func (c checkNotes) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if strings.HasPrefix(e.Message, "skipping v1 Endpoints") || strings.HasPrefix(e.Message, "not reading a subfolder") {
+		return c.Core.Check(e, ce)
+	}
+	return ce
+}
+
+func (c checkNotes) With(f []zapcore.Field) zapcore.Core { return checkNotes{c.Core.With(f)} }
+
+// checkLog writes log lines to w as "LEVEL message key=value", without time.
+func checkLog(w io.Writer) zapcore.Core {
+	enc := zap.NewDevelopmentEncoderConfig()
+	enc.TimeKey, enc.CallerKey = "", ""
+	return zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), zapcore.DebugLevel)
 }
 
 func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
