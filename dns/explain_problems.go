@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/slicedns/slicedns/zone"
 )
 
 // Problem is something the source could not serve as written, as
@@ -28,7 +30,9 @@ func (x *explainer) explainProblems(namespace, name string) {
 	if x.h.problems == nil {
 		return
 	}
-	missing := x.st.Service == nil || len(x.st.Slices) == 0
+	// Only a headless Service's names come from its slices: a ClusterIP
+	// or ExternalName Service without any is whole.
+	missing := x.st.Service == nil || x.st.Service.Type == zone.Headless && len(x.st.Slices) == 0
 	unknown := 0
 	for _, p := range x.h.problems(namespace, name) {
 		switch {

@@ -42,6 +42,9 @@ func TestExplainProblems(t *testing.T) {
 		{"nope.team.svc", []dns.Problem{unparsed}, 1,
 			[]string{"a manifest file cannot be read or parsed, and may define this Service"}, "refused"},
 		{"hl.team.svc", []dns.Problem{unparsed}, 1, []string{"may define this Service", "no EndpointSlice in team"}, ""},
+		// A ClusterIP Service without slices is whole: no file can be
+		// why it resolves as it does.
+		{"web.team.svc", []dns.Problem{unparsed}, 0, nil, "may define"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -76,6 +76,17 @@ func ServiceFromAPI(s *corev1.Service) (*zone.Service, error) {
 // business; in a manifests folder they are a mistake.
 var ErrNoServiceName = errors.New("no kubernetes.io/service-name label")
 
+// serviceNameError is a kubernetes.io/service-name label no Service can
+// have. It is an ErrNoServiceName, in a message that does not say the
+// label is missing.
+type serviceNameError string
+
+func (e serviceNameError) Error() string {
+	return fmt.Sprintf("label %s=%q names no possible Service (a Service name is a DNS label)", discoveryv1.LabelServiceName, string(e))
+}
+
+func (serviceNameError) Is(target error) bool { return target == ErrNoServiceName }
+
 // TriggerTimeAnnotation is set by the EndpointSlice controller to when the
 // change that produced a slice happened.
 const TriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
@@ -97,7 +108,7 @@ func SliceFromAPI(s *discoveryv1.EndpointSlice) (*zone.Slice, error) {
 	if len(validation.IsDNS1123Label(out.Service)) > 0 {
 		// Not an invalid slice: one relabelled away from its Service, which
 		// must stop serving under it like one whose label was removed.
-		return nil, fmt.Errorf("%s: label %s=%q names no Service: %w", what(), discoveryv1.LabelServiceName, out.Service, ErrNoServiceName)
+		return nil, fmt.Errorf("%s: %w", what(), serviceNameError(out.Service))
 	}
 	switch s.AddressType {
 	case discoveryv1.AddressTypeIPv4:

@@ -125,3 +125,23 @@ func TestManifestsProblemUnreadable(t *testing.T) {
 		t.Errorf("Served = %d, %d; want 1, 0", s, sl)
 	}
 }
+
+// The same as root, which reads any file: a symlink loop cannot be read by
+// anyone.
+func TestManifestsProblemSymlinkLoop(t *testing.T) {
+	f, path := loadedFile(t, service("web", "10.96.0.1"))
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(path), path); err != nil {
+		t.Fatal(err)
+	}
+	f.load(t)
+	ps := f.m.Problems()
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].Err.Error(), path+": cannot read: ") || !ps[0].Kept || ps[0].Line != 0 {
+		t.Errorf("Problems = %+v, want one unreadable file, its last good content kept", ps)
+	}
+	if s, _ := f.m.Served(); s != 1 {
+		t.Errorf("%d Services served, want the last good one", s)
+	}
+}

@@ -250,6 +250,8 @@ current-context: c
 		{[]string{"--ttl", "0"}, "-ttl: want whole seconds, 1 to 3600", 2},
 		{[]string{"--ttl", "-1"}, "-ttl: want whole seconds, 1 to 3600", 2},
 		{[]string{"--zone", "cluster..local"}, "not a domain name", 2},
+		{[]string{"--zone", "a b.local"}, "not a domain name", 2},
+		{[]string{"--zone", "*.local"}, "not a domain name", 2},
 		{[]string{"--zone", "cluster.local", "--zone", "Cluster.Local."}, "given twice", 2},
 		{[]string{"--http-addr", ""}, "must not be empty", 2},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-budget", "1s"}, "shorter than --upstream-timeout", 2},

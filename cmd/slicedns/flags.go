@@ -130,8 +130,9 @@ func zonesFlag(zones listFlag) ([]string, error) {
 	var out []string
 	for _, z := range zones {
 		l := strings.ToLower(strings.TrimSuffix(z, "."))
-		if _, ok := mdns.IsDomainName(l); !ok || l == "" || strings.Contains(l, "..") || strings.HasPrefix(l, ".") {
-			return nil, fmt.Errorf("--zone %q: not a domain name (e.g. cluster.local)", z)
+		notLabel := func(x string) bool { return !isHostLabel(x) }
+		if _, ok := mdns.IsDomainName(l); !ok || slices.ContainsFunc(strings.Split(l, "."), notLabel) {
+			return nil, fmt.Errorf("--zone %q: not a domain name of letters, digits and '-' (e.g. cluster.local)", z)
 		}
 		if slices.Contains(out, l) {
 			return nil, fmt.Errorf("--zone %q: given twice", z)
@@ -139,6 +140,21 @@ func zonesFlag(zones listFlag) ([]string, error) {
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// isHostLabel reports whether l is a label as host names have them
+// (letters, digits, '-' inside; '_' too, as in service labels): what a
+// cluster domain is made of, and what a resolver's search list can ask.
+func isHostLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if c := l[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ttlFlag checks --ttl, given in seconds.
