@@ -240,7 +240,10 @@ func (d *manifestDecoder) value(line int, js []byte, item string) error {
 		if h.Kind == manifestKindService || h.Kind == manifestKindSlice {
 			d.invalidObject(line, key, desc, js, errors.New("apiVersion or kind missing"))
 		} else {
-			d.invalid(line, "", desc, errors.New("apiVersion or kind missing"))
+			// Its kind unknown, it may be the Service of the same name:
+			// explain shows it there (key.kind stays empty).
+			d.notices = append(d.notices, manifestNotice{line: line, object: desc, err: errors.New("apiVersion or kind missing"),
+				key: manifestKey{namespace: key.namespace, name: key.name}})
 		}
 		return nil
 	}

@@ -72,7 +72,8 @@ func (m *Manifests) ServiceProblems(namespace, name string) []Problem {
 		st := m.files[file]
 		if st.err == nil {
 			for _, e := range st.invalid {
-				if ofService(e.key.kind, e.key.namespace, e.key.name, e.service) ||
+				kindless := e.key.kind == "" && e.key.namespace == namespace && e.key.name == name
+				if kindless || ofService(e.key.kind, e.key.namespace, e.key.name, e.service) ||
 					ofService(e.key.kind, e.key.namespace, e.key.name, e.keptFor) {
 					out = append(out, e.problem())
 				}

@@ -66,6 +66,13 @@ func TestManifestsProblems(t *testing.T) {
 			all:   []string{"a.yaml:8 EndpointSlice shop/db-1 of other kept=true"},
 			ns:    "shop", svc: "db",
 			of: []string{"a.yaml:8 EndpointSlice shop/db-1 of other kept=true"}},
+		// Without its kind it may be the Service: explain shows it there,
+		// as a problem of no known kind.
+		{name: "a document without kind is shown for the Service of its name",
+			files: map[string]string{"a.yaml": "apiVersion: v1\nmetadata: {name: web, namespace: team}\n"},
+			all:   []string{"a.yaml:1 - kept=false"},
+			ns:    "team", svc: "web",
+			of: []string{"a.yaml:1 - kept=false"}},
 		{name: "an undecodable slice is still its Service's",
 			files: map[string]string{"a.yaml": strings.Replace(badSlice, "endpoints:", "endpoints: 7\nx:", 1)},
 			all:   []string{"a.yaml:8 EndpointSlice shop/db-2 of db kept=false"},
