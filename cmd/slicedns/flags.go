@@ -199,7 +199,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.upstreamBudget, "upstream-budget", dns.DefaultForwardBudget, "how long a forwarded query may take in all, over every try, before SERVFAIL; keep it under the clients' resolver timeout (5s with glibc and musl)")
 	fs.IntVar(&c.upstreamMax, "upstream-max-concurrent", 4096, "how many forwarded queries may wait on the upstreams at once; more get REFUSED at once, as CoreDNS's forward max_concurrent (4096 lasts to about 900 queries a second of names no upstream answers)")
 	fs.DurationVar(&c.cacheTTL, "upstream-cache-ttl", dns.DefaultCacheTTL, "keep forwarded answers at most this long (less when their TTLs say so; negative answers by their SOA, RFC 2308), as CoreDNS's cache 30; 0 turns the cache off")
-	fs.IntVar(&c.cacheSize, "upstream-cache-size", dns.DefaultCacheSize, "how many forwarded answers the cache keeps at most (about 400 bytes each; answers over 4 KB are not kept); 0 turns the cache off")
+	fs.IntVar(&c.cacheSize, "upstream-cache-size", dns.DefaultCacheSize, "how many forwarded answers the cache keeps at most (a typical one takes about 400 bytes; answers over 4 KB are not kept); 0 turns the cache off")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	var transferTo listFlag
