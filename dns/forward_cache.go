@@ -126,8 +126,8 @@ func (c *forwardCache) shard(k *cacheKey) *cacheShard {
 }
 
 // get returns the answer to r if one is kept: a message of its own, with
-// r's question as asked (case and all: 0x20) and every TTL less the
-// seconds since it was stored. A nil cache has nothing.
+// r's question as asked (case and all: 0x20), every TTL less the seconds
+// since it was stored, and AA clear. A nil cache has nothing.
 func (c *forwardCache) get(r *mdns.Msg) *mdns.Msg {
 	if c == nil {
 		return nil
@@ -156,6 +156,7 @@ func (c *forwardCache) get(r *mdns.Msg) *mdns.Msg {
 		return nil // cannot be: it was packed from a message
 	}
 	m.Question[0] = r.Question[0]
+	m.Authoritative = false // from a cache, as CoreDNS's (RFC 1035 6.1)
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
 			if h := rr.Header(); h.Rrtype != mdns.TypeOPT {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,28 @@ func TestForwardCacheKeys(t *testing.T) {
 	h.Answer(c)
 	if n := asked.Load(); n != 6 {
 		t.Errorf("a CHAOS query answered from an IN one's entry")
+	}
+}
+
+// TestForwardCacheExternalName: an ExternalName's outside target, chased
+// upstream, is cached like a client's query for it.
+func TestForwardCacheExternalName(t *testing.T) {
+	var asked atomic.Int32
+	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		if r.Question[0].Name == "db.example.com." {
+			asked.Add(1)
+		}
+		answerA("192.0.2.9")(w, r)
+	})
+	f := cacheForwarder(t, dns.ForwarderOptions{}, up.addr)
+	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
+	for _, name := range []string{"ext.default.svc.cluster.local.", "ext.default.svc.cluster.local.", "db.example.com."} {
+		if r := h.Answer(query(name, mdns.TypeA)); len(r.Answer) == 0 || r.Answer[len(r.Answer)-1].(*mdns.A).A.String() != "192.0.2.9" {
+			t.Fatalf("%s: %v", name, r)
+		}
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the target was asked upstream %d times, want once", n)
 	}
 }
 

@@ -85,11 +85,13 @@ func ttls(m *mdns.Msg) []uint32 {
 }
 
 // TestForwardCacheHit: a repeated query is answered without the upstream,
-// as the client's own (its ID, RA), and what the caller does to an answer
+// as the client's own (its ID, RA), not as authoritative, and what the caller does to an answer
 // does not change the one kept.
 func TestForwardCacheHit(t *testing.T) {
 	addr, asked := counting(t, func(r *mdns.Msg) *mdns.Msg {
-		return reply(r, mdns.RcodeSuccess, []string{"@ 60 IN A 192.0.2.7"})
+		m := reply(r, mdns.RcodeSuccess, []string{"@ 60 IN A 192.0.2.7"})
+		m.Authoritative = true
+		return m
 	})
 	f := cacheForwarder(t, dns.ForwarderOptions{}, addr)
 	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
@@ -99,6 +101,9 @@ func TestForwardCacheHit(t *testing.T) {
 		r := h.Answer(q)
 		if r.Rcode != mdns.RcodeSuccess || len(r.Answer) != 1 || r.Answer[0].(*mdns.A).A.String() != "192.0.2.7" || r.Id != q.Id || !r.RecursionAvailable {
 			t.Fatalf("query %d: %v", i, r)
+		}
+		if r.Authoritative != (i == 0) {
+			t.Errorf("query %d: AA %v; want it only on the upstream's own answer, not the cache's", i, r.Authoritative)
 		}
 	}
 	if n := asked.Load(); n != 1 {
