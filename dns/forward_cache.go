@@ -31,8 +31,9 @@ const maxCacheEntry = 4096
 // in a dozen objects the GC must scan; with the key and the map, an entry
 // takes 380 bytes against 530 (TestForwardCacheMemory). The size packed
 // is also what maxCacheEntry bounds. The price is the hit: unpacking
-// takes about 2µs and 19 allocations, a Msg's Copy 0.4µs and 8
-// (BenchmarkForwardCacheHit*), both far below an upstream's round trip.
+// takes 1.7-2µs and 19 allocations, a Msg's Copy 0.3µs and 8
+// (BenchmarkForwardCacheHit*, 2-core VM), both far below an upstream's
+// round trip.
 //
 // Entries are spread over shards, each a mutex and a map, so that
 // concurrent queries seldom wait on one another; every operation is O(1).
