@@ -53,8 +53,11 @@
 // while ForwarderOptions.Budget lasts, then the client gets SERVFAIL. Only
 // a failed health probe, or a refusal, takes an upstream out of use; one
 // that sends queries back (a loop) is out until a later loop probe shows
-// the loop gone. Run the probes with Forwarder.Run, and count them with
-// NewForwardMetrics:
+// the loop gone. Answers are cached, as by CoreDNS's cache plugin: for the
+// smallest TTL of their records, negative ones for their SOA's (RFC 2308),
+// at most ForwarderOptions.CacheTTL (30s), up to CacheSize (10,000)
+// answers; a hit asks no upstream. Run the probes with Forwarder.Run, and
+// count them with NewForwardMetrics:
 //
 //	fwd, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: []string{"10.0.0.10:53"}, Metrics: dns.NewForwardMetrics(reg)})
 //	h := dns.NewHandler(z, dns.Options{Forwarder: fwd})

@@ -37,7 +37,13 @@ type ForwarderOptions struct {
 	// for 900 queries a second to upstreams that never answer (the whole
 	// default 4.5s budget each).
 	MaxConcurrent int
-	Logger        *zap.Logger
+	// CacheSize bounds the answers kept (DefaultCacheSize when 0), and
+	// CacheTTL how long one is kept (DefaultCacheTTL when 0), at most:
+	// less when its records' TTLs say so (see forwardCache). Either
+	// negative: no cache.
+	CacheSize int
+	CacheTTL  time.Duration
+	Logger    *zap.Logger
 	// Metrics, when set, count per upstream (NewForwardMetrics).
 	Metrics *ForwardMetrics
 }
@@ -51,7 +57,9 @@ type ForwarderOptions struct {
 // not used until a loop probe, repeated every HealthInterval, is answered
 // without coming back. At most MaxConcurrent queries are forwarded at once,
 // so that a dead upstream cannot grow goroutines and sockets without limit;
-// more fail at once. Give it to a Handler in
+// more fail at once. Answers are kept for a while (ForwarderOptions.CacheTTL,
+// less if their TTLs say so; negative ones by RFC 2308), and a query
+// found in the cache reaches no upstream. Give it to a Handler in
 // Options.Forwarder and call Run while the handler is served, so that the
 // loop probes can come back to it.
 type Forwarder struct {
@@ -64,6 +72,7 @@ type Forwarder struct {
 	// inFlight counts the queries being forwarded, up to max.
 	inFlight atomic.Int64
 	max      int64
+	cache    *forwardCache // nil: none
 
 	// instance is a random label shared by this forwarder's loop probes, so
 	// probes of another slicedns instance (which must be forwarded, not
@@ -123,7 +132,7 @@ func NewForwarder(opts ForwarderOptions) (*Forwarder, error) {
 	}
 	f := &Forwarder{
 		timeout: opts.Timeout, budget: opts.Budget, interval: opts.HealthInterval, log: opts.Logger, m: opts.Metrics,
-		max:      int64(opts.MaxConcurrent),
+		max: int64(opts.MaxConcurrent), cache: newForwardCache(opts.CacheSize, opts.CacheTTL, opts.Metrics),
 		instance: nonce(), probes: map[string]*upstream{}, checkedCh: make(chan struct{}),
 	}
 	if f.timeout <= 0 {
@@ -171,7 +180,8 @@ func (f *Forwarder) Status() []UpstreamStatus {
 }
 
 // Forward sends r upstream and returns the first answer, as it came (its ID
-// is the one Forward chose; the caller restores its client's). It fails with
+// is the one Forward chose; the caller restores its client's), or the one
+// in the cache, its TTLs aged, its question r's. It fails with
 // ErrNoUpstream when every upstream is a loop, with an error wrapping
 // ErrUpstreamFailed when none answered within the budget, and with
 // ErrOverloaded, at once, when MaxConcurrent queries are being forwarded.
@@ -186,8 +196,13 @@ func (f *Forwarder) Forward(ctx context.Context, r *mdns.Msg) (*mdns.Msg, error)
 }
 
 // forward is Forward, calling admitted (when set) once r holds a slot
-// among the MaxConcurrent and is about to wait on an upstream.
+// among the MaxConcurrent and is about to wait on an upstream. An answer
+// in the cache takes neither: it is returned at once, the caller's to
+// change like any.
 func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (*mdns.Msg, error) {
+	if resp := f.cache.get(r); resp != nil {
+		return resp, nil
+	}
 	if f.inFlight.Add(1) > f.max {
 		f.inFlight.Add(-1)
 		return nil, ErrOverloaded
@@ -219,6 +234,7 @@ func (f *Forwarder) forward(ctx context.Context, r *mdns.Msg, admitted func()) (
 			}
 			resp, err := f.try(ctx, u, q)
 			if err == nil {
+				f.cache.put(r, resp)
 				return resp, nil
 			}
 			if failure(err) == failTimeout {

@@ -37,6 +37,7 @@ func TestForwardLoopComesAndGoes(t *testing.T) {
 	f, err := dns.NewForwarder(dns.ForwarderOptions{
 		Upstreams: []string{up.addr}, Timeout: time.Second, HealthInterval: time.Hour,
 		Logger: zap.New(core), Metrics: dns.NewForwardMetrics(reg),
+		CacheTTL: -1, // the loop's answers, not the cache's
 	})
 	if err != nil {
 		t.Fatal(err)

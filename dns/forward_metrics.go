@@ -18,6 +18,8 @@ type ForwardMetrics struct {
 	duration                                   *prometheus.HistogramVec
 	healthy, loop                              *prometheus.GaugeVec
 	unanswered                                 [2]prometheus.Counter // no answer (SERVFAIL), every upstream a loop (REFUSED)
+	cacheHits, cacheMisses                     prometheus.Counter
+	cacheSize                                  prometheus.Gauge
 }
 
 // Reasons an attempt failed, for slicedns_forward_request_failures_total.
@@ -38,6 +40,9 @@ const (
 //	slicedns_forward_upstream_healthy{to}               1 while forwarded to: neither down nor a loop
 //	slicedns_forward_upstream_loop{to}                  1 while the upstream sends queries back to slicedns
 //	slicedns_forward_unanswered_total{reason}           forwarded queries that got no upstream's answer: no_answer (SERVFAIL, or an ExternalName's CNAME alone), loop (REFUSED)
+//	slicedns_forward_cache_hits_total                   forwarded queries answered from the cache, without an upstream
+//	slicedns_forward_cache_misses_total                 forwarded queries not in the cache (or expired there): sent upstream
+//	slicedns_forward_cache_entries                      answers in the cache, expired ones not yet dropped included
 func NewForwardMetrics(reg prometheus.Registerer) *ForwardMetrics {
 	to := []string{"to"}
 	m := &ForwardMetrics{
@@ -69,7 +74,17 @@ func NewForwardMetrics(reg prometheus.Registerer) *ForwardMetrics {
 		Name: "slicedns_forward_unanswered_total", Help: "Forwarded queries that got no upstream's answer: no_answer (no upstream answered: the client got SERVFAIL, or for an ExternalName its CNAME alone), loop (every upstream is a loop; REFUSED).",
 	}, []string{"reason"})
 	m.unanswered = [2]prometheus.Counter{unanswered.WithLabelValues("no_answer"), unanswered.WithLabelValues("loop")}
-	reg.MustRegister(m.requests, m.responses, m.failures, m.healthFails, m.duration, m.healthy, m.loop, unanswered)
+	m.cacheHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_forward_cache_hits_total", Help: "Queries for names outside the zones answered from the cache of upstream answers, without asking an upstream.",
+	})
+	m.cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "slicedns_forward_cache_misses_total", Help: "Queries for names outside the zones not found in the cache of upstream answers (or expired there), and so forwarded.",
+	})
+	m.cacheSize = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "slicedns_forward_cache_entries", Help: "Upstream answers in the cache, counting expired ones not yet dropped.",
+	})
+	reg.MustRegister(m.requests, m.responses, m.failures, m.healthFails, m.duration, m.healthy, m.loop, unanswered,
+		m.cacheHits, m.cacheMisses, m.cacheSize)
 	return m
 }
 
@@ -144,6 +159,22 @@ func (m *ForwardMetrics) unansweredQuery(loop bool) {
 		m.unanswered[1].Inc()
 	} else {
 		m.unanswered[0].Inc()
+	}
+}
+
+func (m *ForwardMetrics) cacheLookup(hit bool) {
+	switch {
+	case m == nil:
+	case hit:
+		m.cacheHits.Inc()
+	default:
+		m.cacheMisses.Inc()
+	}
+}
+
+func (m *ForwardMetrics) cacheEntries(delta float64) {
+	if m != nil {
+		m.cacheSize.Add(delta)
 	}
 }
 

@@ -121,10 +121,11 @@ func newForwarder(t *testing.T, log *zap.Logger, timeout time.Duration, upstream
 	return budgetForwarder(t, log, timeout, timeout, upstreams...)
 }
 
-// budgetForwarder gives each try timeout, and each query budget.
+// budgetForwarder gives each try timeout, and each query budget, and
+// keeps no cache: the tests of upstreams' behaviour ask one name again.
 func budgetForwarder(t *testing.T, log *zap.Logger, timeout, budget time.Duration, upstreams ...string) *dns.Forwarder {
 	t.Helper()
-	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, Budget: budget, HealthInterval: time.Hour, Logger: log})
+	f, err := dns.NewForwarder(dns.ForwarderOptions{Upstreams: upstreams, Timeout: timeout, Budget: budget, HealthInterval: time.Hour, Logger: log, CacheTTL: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -196,7 +196,11 @@ func freeAddr(t *testing.T) string {
 
 func TestDigForwarding(t *testing.T) {
 	needDig(t)
+	var asked atomic.Int32 // queries for www.example.org
 	up := upstreamServer(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
+		if strings.EqualFold(r.Question[0].Name, "www.example.org.") {
+			asked.Add(1)
+		}
 		m := new(mdns.Msg)
 		m.SetReply(r)
 		m.RecursionAvailable = true
@@ -213,12 +217,27 @@ func TestDigForwarding(t *testing.T) {
 		{name: "ExternalName chased upstream", args: []string{"payments.shop.svc.cluster.local", "A"}, status: "NOERROR",
 			answers: []string{"192.0.2.80", "payments.example.com."}},
 		{name: "unknown address falls through", args: []string{"-x", "192.0.2.80"}, status: "NOERROR"},
+		{name: "outside name again: from the cache", args: []string{"WWW.example.org", "A"}, status: "NOERROR", answers: []string{"192.0.2.80"}, flag: "ra"},
 	})
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the upstream got %d queries for www.example.org, want 1 (the second from the cache)", n)
+	}
 	_, metrics := httpGet(t, "http://"+inst.httpAddr+"/metrics")
-	for _, m := range []string{`slicedns_forward_requests_total{to="` + up + `"}`, `slicedns_forward_upstream_healthy{to="` + up + `"} 1`} {
+	for _, m := range []string{`slicedns_forward_requests_total{to="` + up + `"}`, `slicedns_forward_upstream_healthy{to="` + up + `"} 1`,
+		"slicedns_forward_cache_hits_total 1\n", "slicedns_forward_cache_entries "} {
 		if !strings.Contains(metrics, m) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+
+	asked.Store(0)
+	uncached := start(t, "--manifests", copyDemo(t), "--upstream", up, "--upstream-cache-ttl", "0")
+	uncached.check(t, []digCase{
+		{name: "no cache", args: []string{"www.example.org", "A"}, status: "NOERROR", answers: []string{"192.0.2.80"}},
+		{name: "no cache, again", args: []string{"www.example.org", "A"}, status: "NOERROR", answers: []string{"192.0.2.80"}},
+	})
+	if n := asked.Load(); n != 2 {
+		t.Errorf("--upstream-cache-ttl 0: the upstream got %d queries for 2, want each forwarded", n)
 	}
 
 	down := start(t, "--manifests", copyDemo(t), "--upstream", freeAddr(t), "--upstream-timeout", "500ms")
@@ -264,6 +283,8 @@ func TestRecordFlagErrors(t *testing.T) {
 		{[]string{"--upstream", "/nonexistent/resolv.conf"}, "/nonexistent/resolv.conf"},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-timeout", "0s"}, "--upstream-timeout"},
 		{[]string{"--upstream", "10.0.0.10", "--upstream-budget", "-1s"}, "--upstream-budget"},
+		{[]string{"--upstream", "10.0.0.10", "--upstream-cache-ttl", "500ms"}, "--upstream-cache-ttl"},
+		{[]string{"--upstream", "10.0.0.10", "--upstream-cache-size", "-1"}, "--upstream-cache-size"},
 		{[]string{"--pod-records", "verified"}, "--pod-records"},
 		{[]string{"--allow-transfer", "10.0.0.0/33"}, "--allow-transfer"},
 		{[]string{"--allow-transfer", "secondary.example"}, "--allow-transfer"},

@@ -34,6 +34,8 @@ type config struct {
 	upstreamTimeout time.Duration
 	upstreamBudget  time.Duration
 	upstreamMax     int
+	cacheTTL        time.Duration // --upstream-cache-ttl; 0: no cache
+	cacheSize       int           // --upstream-cache-size; 0: no cache
 	podRecords      bool
 	fixedOrder      bool
 	nsid            string
@@ -196,6 +198,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.upstreamTimeout, "upstream-timeout", 2*time.Second, "how long one upstream has to answer a forwarded query before the next is asked; silent ones are asked again in turn while --upstream-budget lasts")
 	fs.DurationVar(&c.upstreamBudget, "upstream-budget", dns.DefaultForwardBudget, "how long a forwarded query may take in all, over every try, before SERVFAIL; keep it under the clients' resolver timeout (5s with glibc and musl)")
 	fs.IntVar(&c.upstreamMax, "upstream-max-concurrent", 4096, "how many forwarded queries may wait on the upstreams at once; more get REFUSED at once, as CoreDNS's forward max_concurrent (4096 lasts to about 900 queries a second of names no upstream answers)")
+	fs.DurationVar(&c.cacheTTL, "upstream-cache-ttl", dns.DefaultCacheTTL, "keep forwarded answers at most this long (less when their TTLs say so; negative answers by their SOA, RFC 2308), as CoreDNS's cache 30; 0 turns the cache off")
+	fs.IntVar(&c.cacheSize, "upstream-cache-size", dns.DefaultCacheSize, "how many forwarded answers the cache keeps at most (a typical one takes about 400 bytes; answers over 4 KB are not kept); 0 turns the cache off")
 	podRecords := fs.String("pod-records", "insecure", podRecordsUsage)
 	fs.StringVar(&c.nsid, "nsid", "", "`name` this server gives queries that ask for its NSID (RFC 5001, dig +nsid), e.g. the pod name (default: none)")
 	var transferTo listFlag
@@ -247,6 +251,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if c.upstreamMax < 1 {
 		return nil, errors.New("--upstream-max-concurrent must be at least 1")
+	}
+	if c.cacheTTL != 0 && c.cacheTTL < time.Second {
+		return nil, fmt.Errorf("--upstream-cache-ttl %v: want 0 (no cache) or at least 1s (TTLs are whole seconds)", c.cacheTTL)
+	}
+	if c.cacheSize < 0 {
+		return nil, errors.New("--upstream-cache-size must not be negative (0 turns the cache off)")
 	}
 	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
 		return nil, err

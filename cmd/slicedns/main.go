@@ -118,8 +118,13 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 	}
 	var fwd *dns.Forwarder
 	if len(cfg.upstreams) > 0 {
+		cacheTTL, cacheSize := cfg.cacheTTL, cfg.cacheSize
+		if cacheTTL == 0 || cacheSize == 0 {
+			cacheTTL = -1 // off; 0 is the default to dns
+		}
 		if fwd, err = dns.NewForwarder(dns.ForwarderOptions{
-			Upstreams: cfg.upstreams, Timeout: cfg.upstreamTimeout, Budget: cfg.upstreamBudget, MaxConcurrent: cfg.upstreamMax, Logger: log, Metrics: dns.NewForwardMetrics(reg),
+			Upstreams: cfg.upstreams, Timeout: cfg.upstreamTimeout, Budget: cfg.upstreamBudget, MaxConcurrent: cfg.upstreamMax,
+			CacheTTL: cacheTTL, CacheSize: cacheSize, Logger: log, Metrics: dns.NewForwardMetrics(reg),
 		}); err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}
@@ -193,6 +198,7 @@ func serve(ctx context.Context, cfg *config, log *zap.Logger, newSrc newSourceFu
 		zap.String("http_addr", httpLn.Addr().String()),
 		zap.Strings("zones", cfg.zones),
 		zap.Strings("upstreams", cfg.upstreams),
+		zap.Duration("upstream_cache_ttl", cfg.cacheTTL),
 		zap.String("source", desc),
 		zap.Bool("synced", src.Synced()))
 
