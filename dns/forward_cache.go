@@ -55,11 +55,13 @@ type cacheShard struct {
 }
 
 // cacheKey is what an answer depends on: the name (lower-cased), type and
-// class asked, and the DO and CD bits (DNSSEC records; validation).
+// class asked, the DO and CD bits (DNSSEC records; validation), and whether
+// the query had EDNS: an answer to one without has no OPT, and a client that
+// sent one must get one back (RFC 6891 7).
 type cacheKey struct {
 	name          string
 	qtype, qclass uint16
-	do, cd        bool
+	do, cd, edns  bool
 }
 
 type cacheEntry struct {
@@ -117,7 +119,7 @@ func keyOf(r *mdns.Msg) (cacheKey, bool) {
 	q := r.Question[0]
 	k := cacheKey{name: strings.ToLower(q.Name), qtype: q.Qtype, qclass: q.Qclass, cd: r.CheckingDisabled}
 	if opt := r.IsEdns0(); opt != nil {
-		k.do = opt.Do()
+		k.do, k.edns = opt.Do(), true
 	}
 	return k, true
 }

@@ -66,16 +66,24 @@ func TestForwardCacheKeys(t *testing.T) {
 			t.Errorf("query %d: CD %v, asked with %v", i, r.CheckingDisabled, tc.q.CheckingDisabled)
 		}
 	}
+	// EDNS without DO: not the answer stored for a query without EDNS,
+	// which has no OPT, while this client must get one.
+	plain := query("www.example.org.", mdns.TypeA)
+	plain.SetEdns0(1232, false)
+	if r := h.Answer(plain); r.IsEdns0() == nil || asked.Load() != 6 {
+		t.Errorf("an EDNS query: OPT %v, upstream asked %d times, want an OPT and 6", r.IsEdns0(), asked.Load())
+	}
 	c := q("www.example.org.", mdns.TypeA, false, false)
 	c.Question[0].Qclass = mdns.ClassCHAOS
 	h.Answer(c)
-	if n := asked.Load(); n != 6 {
+	if n := asked.Load(); n != 7 {
 		t.Errorf("a CHAOS query answered from an IN one's entry")
 	}
 }
 
 // TestForwardCacheExternalName: an ExternalName's outside target, chased
-// upstream, is cached like a client's query for it.
+// upstream, is cached like a client's query for it (with EDNS, as the chase
+// asks).
 func TestForwardCacheExternalName(t *testing.T) {
 	var asked atomic.Int32
 	up := startUpstream(t, func(w mdns.ResponseWriter, r *mdns.Msg) {
@@ -87,7 +95,9 @@ func TestForwardCacheExternalName(t *testing.T) {
 	f := cacheForwarder(t, dns.ForwarderOptions{}, up.addr)
 	h := dns.NewHandler(fixture(t), dns.Options{Forwarder: f})
 	for _, name := range []string{"ext.default.svc.cluster.local.", "ext.default.svc.cluster.local.", "db.example.com."} {
-		if r := h.Answer(query(name, mdns.TypeA)); len(r.Answer) == 0 || r.Answer[len(r.Answer)-1].(*mdns.A).A.String() != "192.0.2.9" {
+		q := query(name, mdns.TypeA)
+		q.SetEdns0(1232, false) // as the chase asks
+		if r := h.Answer(q); len(r.Answer) == 0 || r.Answer[len(r.Answer)-1].(*mdns.A).A.String() != "192.0.2.9" {
 			t.Fatalf("%s: %v", name, r)
 		}
 	}
