@@ -1,6 +1,7 @@
 package dns
 
 import (
+	"bytes"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -160,10 +161,14 @@ func (c *forwardCache) get(r *mdns.Msg) *mdns.Msg {
 	}
 	m.Question[0] = r.Question[0]
 	m.Authoritative = false // from a cache, as CoreDNS's (RFC 1035 6.1)
+	// No record outlives its entry, as with CoreDNS's cache: a negative
+	// answer's SOA (TTL 3600, MINIMUM 30) or an answer capped at the
+	// cache's 30s would otherwise be kept longer downstream than here.
+	left := e.ttl - age
 	for _, sec := range [][]mdns.RR{m.Answer, m.Ns, m.Extra} {
 		for _, rr := range sec {
 			if h := rr.Header(); h.Rrtype != mdns.TypeOPT {
-				h.Ttl -= min(h.Ttl, age)
+				h.Ttl = min(h.Ttl-min(h.Ttl, age), left)
 			}
 		}
 	}
@@ -178,7 +183,9 @@ func (c *forwardCache) put(r, resp *mdns.Msg) {
 		return
 	}
 	k, ok := keyOf(r)
-	if !ok || answersQuestion(r, resp) != nil {
+	// A query without RD may be answered from the upstream's cache alone
+	// (a CNAME without its target): not an answer for those that recurse.
+	if !ok || !r.RecursionDesired || answersQuestion(r, resp) != nil {
 		return
 	}
 	ttl := min(cacheTTL(resp), c.maxTTL)
@@ -192,7 +199,9 @@ func (c *forwardCache) put(r, resp *mdns.Msg) {
 	if err != nil || len(wire) > maxCacheEntry {
 		return
 	}
-	e := cacheEntry{wire: wire, stored: c.now(), ttl: ttl}
+	// Pack's buffer is as large as the message uncompressed (53 KB for a
+	// 3.5 KB answer): keeping it would undo the entry bound.
+	e := cacheEntry{wire: bytes.Clone(wire), stored: c.now(), ttl: ttl}
 	s := c.shard(&k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,6 +254,9 @@ func cacheTTL(resp *mdns.Msg) uint32 {
 			h := rr.Header()
 			if h.Rrtype == mdns.TypeOPT {
 				continue
+			}
+			if h.Ttl >= 1<<31 {
+				return 0 // RFC 2181 8: to be taken as zero
 			}
 			ttl = min(ttl, h.Ttl)
 			if s, ok := rr.(*mdns.SOA); ok && negative {

@@ -28,12 +28,14 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 		m.Answer, m.Ns = nil, nil
 		return m
 	}
-	// NSID is not transitive (RFC 5001 3.2): the client gets this server's,
-	// never the upstream's, so it is neither asked for nor passed on.
+	// The client's EDNS options are its own: a COOKIE made for it, its
+	// subnet, padding; NSID is not transitive (RFC 5001 3.2). Sent upstream,
+	// their answers would be cached and given to every other client (a
+	// cookie another client's resolver takes for spoofing), so none go.
 	up := r
-	if opt := r.IsEdns0(); opt != nil && hasOption(opt, mdns.EDNS0NSID) {
+	if opt := r.IsEdns0(); opt != nil && len(opt.Option) > 0 {
 		up = r.Copy()
-		dropOption(up.IsEdns0(), mdns.EDNS0NSID)
+		up.IsEdns0().Option = nil
 	}
 	resp, err := h.fwd.forward(context.Background(), up, h.upstreamWait)
 	if err != nil {
@@ -52,8 +54,11 @@ func (h *Handler) forward(r, m *mdns.Msg) *mdns.Msg {
 	}
 	resp.Id = r.Id
 	resp.RecursionAvailable = true
+	resp.RecursionDesired = r.RecursionDesired // a cached answer's is another client's
 	if opt := resp.IsEdns0(); opt != nil {
-		dropOption(opt, mdns.EDNS0NSID)
+		// Only extended errors are for the client (RFC 8914); the rest
+		// (the upstream's COOKIE, NSID) was for this server.
+		opt.Option = slices.DeleteFunc(opt.Option, func(o mdns.EDNS0) bool { return o.Option() != mdns.EDNS0EDE })
 		// The payload size is this server's to offer, not the upstream's;
 		// the rest (extended rcode, DO, other options) stays.
 		opt.SetUDPSize(advertisedUDPSize)

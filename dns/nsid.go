@@ -2,7 +2,6 @@ package dns
 
 import (
 	"encoding/hex"
-	"slices"
 
 	mdns "github.com/miekg/dns"
 )
@@ -31,11 +30,6 @@ func hasOption(opt *mdns.OPT, code uint16) bool {
 		}
 	}
 	return false
-}
-
-// dropOption removes every option with code from opt.
-func dropOption(opt *mdns.OPT, code uint16) {
-	opt.Option = slices.DeleteFunc(opt.Option, func(o mdns.EDNS0) bool { return o.Option() == code })
 }
 
 // nsidHex is how miekg/dns holds an NSID: its bytes in hex.

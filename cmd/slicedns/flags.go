@@ -252,8 +252,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.upstreamMax < 1 {
 		return nil, errors.New("--upstream-max-concurrent must be at least 1")
 	}
-	if c.cacheTTL != 0 && c.cacheTTL < time.Second {
-		return nil, fmt.Errorf("--upstream-cache-ttl %v: want 0 (no cache) or at least 1s (TTLs are whole seconds)", c.cacheTTL)
+	if c.cacheTTL != 0 && (c.cacheTTL < time.Second || c.cacheTTL > 24*time.Hour) {
+		return nil, fmt.Errorf("--upstream-cache-ttl %v: want 0 (no cache) or 1s to 24h (TTLs are whole seconds)", c.cacheTTL)
 	}
 	if c.cacheSize < 0 {
 		return nil, errors.New("--upstream-cache-size must not be negative (0 turns the cache off)")
