@@ -259,7 +259,9 @@ func cacheTTL(resp *mdns.Msg) uint32 {
 				return 0 // RFC 2181 8: to be taken as zero
 			}
 			ttl = min(ttl, h.Ttl)
-			if s, ok := rr.(*mdns.SOA); ok && negative {
+			// Also after a CNAME (a NOERROR with records: NODATA for the
+			// type asked at the chain's end), an SOA's MINIMUM bounds it.
+			if s, ok := rr.(*mdns.SOA); ok {
 				soa = true
 				ttl = min(ttl, s.Minttl)
 			}

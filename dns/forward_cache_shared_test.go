@@ -70,8 +70,12 @@ func TestForwardCacheSharesNothingOfAClient(t *testing.T) {
 // no longer than the answer was kept, not for its own TTL.
 func TestForwardCacheTTLs(t *testing.T) {
 	addr, asked := counting(t, func(r *mdns.Msg) *mdns.Msg {
-		if r.Question[0].Name == "huge.example.org." {
+		switch r.Question[0].Name {
+		case "huge.example.org.":
 			return reply(r, mdns.RcodeSuccess, []string{"@ 4294967295 IN A 192.0.2.7"})
+		case "alias.example.org.": // NODATA at the end of a CNAME
+			return reply(r, mdns.RcodeSuccess, []string{"@ 300 IN CNAME nodata.example.org."},
+				"example.org. 3600 IN SOA ns.example.org. h.example.org. 1 7200 900 86400 20")
 		}
 		return reply(r, mdns.RcodeNameError, nil, "example.org. 3600 IN SOA ns.example.org. h.example.org. 1 7200 900 86400 20")
 	})
@@ -85,5 +89,10 @@ func TestForwardCacheTTLs(t *testing.T) {
 	r := h.Answer(query("nx.example.org.", mdns.TypeA))
 	if n := asked.Load(); n != 3 || r.Rcode != mdns.RcodeNameError || len(r.Ns) != 1 || r.Ns[0].Header().Ttl > 20 {
 		t.Errorf("NXDOMAIN from the cache after %d queries upstream: %v; want its SOA's TTL at most the MINIMUM, 20", n, r)
+	}
+	h.Answer(query("alias.example.org.", mdns.TypeAAAA))
+	r = h.Answer(query("alias.example.org.", mdns.TypeAAAA))
+	if n := asked.Load(); n != 4 || len(r.Answer) != 1 || r.Answer[0].Header().Ttl > 20 {
+		t.Errorf("NODATA after a CNAME, from the cache after %d queries upstream: %v; want it kept at most the MINIMUM, 20", n, r)
 	}
 }
