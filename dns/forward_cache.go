@@ -238,11 +238,11 @@ func (s *cacheShard) evict(now time.Time) {
 
 // cacheTTL is how long resp may be kept, in seconds; 0: not at all.
 // Answers (NOERROR with records) are kept for the smallest TTL of their
-// Answer and Authority records; negative answers (NXDOMAIN, and NOERROR
-// without records: NODATA) for the SOA's TTL or its MINIMUM, the smaller
-// (RFC 2308 5), or less if a record before it (a CNAME) has less, and
-// not without an SOA. Other rcodes (SERVFAIL,
-// REFUSED, ...) and truncated answers are not kept.
+// Answer and Authority records, and an SOA's MINIMUM among them; negative
+// answers (NXDOMAIN, and NOERROR without records: NODATA) the same (RFC
+// 2308 5: the SOA's TTL or MINIMUM, the smaller, or less if a CNAME before
+// it has less), and not without an SOA. Other rcodes (SERVFAIL, REFUSED,
+// ...), truncated answers and TTLs of 2^31 or more are not kept.
 func cacheTTL(resp *mdns.Msg) uint32 {
 	if resp.Truncated || (resp.Rcode != mdns.RcodeSuccess && resp.Rcode != mdns.RcodeNameError) {
 		return 0
