@@ -119,10 +119,8 @@ func parseExplainFlags(args []string, stderr io.Writer) (*explainConfig, error) 
 	if c.output != "text" && c.output != "json" {
 		return nil, fmt.Errorf("-o %q: want text or json", c.output)
 	}
+	c.ttl = ttl.duration()
 	var err error
-	if c.ttl, err = ttlFlag(*ttl); err != nil {
-		return nil, err
-	}
 	if c.podRecords, err = podRecordsFlag(*podRecords); err != nil {
 		return nil, err
 	}

@@ -115,11 +115,13 @@ func (t *ttlSeconds) Set(v string) error {
 	return nil
 }
 
-// ttlVar defines --ttl on fs, 5 seconds unless set.
-func ttlVar(fs *flag.FlagSet, usage string) *uint {
+func (t ttlSeconds) duration() time.Duration { return time.Duration(t) * time.Second }
+
+// ttlVar defines --ttl on fs, 5 seconds unless set; Set has checked it.
+func ttlVar(fs *flag.FlagSet, usage string) *ttlSeconds {
 	t := ttlSeconds(5)
 	fs.Var(&t, "ttl", usage)
-	return (*uint)(&t)
+	return &t
 }
 
 // zonesFlag checks --zone values and applies the default. A zone that is
@@ -130,9 +132,9 @@ func zonesFlag(zones listFlag) ([]string, error) {
 		return slices.Clone(defaultZones), nil
 	}
 	var out []string
+	notLabel := func(x string) bool { return !isHostLabel(x) }
 	for _, z := range zones {
 		l := strings.ToLower(strings.TrimSuffix(z, "."))
-		notLabel := func(x string) bool { return !isHostLabel(x) }
 		if _, ok := mdns.IsDomainName(l); !ok || slices.ContainsFunc(strings.Split(l, "."), notLabel) {
 			return nil, fmt.Errorf("--zone %q: not a domain name of letters, digits and '-' (e.g. cluster.local)", z)
 		}
@@ -157,14 +159,6 @@ func isHostLabel(l string) bool {
 		}
 	}
 	return true
-}
-
-// ttlFlag checks --ttl, given in seconds.
-func ttlFlag(seconds uint) (time.Duration, error) {
-	if seconds < 1 || seconds > 3600 {
-		return 0, fmt.Errorf("--ttl %d: want 1 to 3600 seconds", seconds)
-	}
-	return time.Duration(seconds) * time.Second, nil
 }
 
 // listFlag is a flag that may be repeated or given comma-separated.
@@ -227,10 +221,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (see slicedns -h)", fs.Arg(0))
 	}
+	c.ttl = ttl.duration()
 	var err error
-	if c.ttl, err = ttlFlag(*ttl); err != nil {
-		return nil, err
-	}
 	if c.zones, err = zonesFlag(c.zones); err != nil {
 		return nil, err
 	}
