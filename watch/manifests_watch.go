@@ -76,18 +76,24 @@ func (m *Manifests) Run(ctx context.Context) error {
 		}
 		debounce.Reset(min(manifestsDebounce, manifestsMaxDelay-now.Sub(since)))
 	}
+	// watchDir watches Dir, and notes the folder it leads to then.
+	watchDir := func() bool {
+		if w.Add(m.Dir) != nil {
+			return false
+		}
+		target = resolvedPath(m.Dir)
+		return true
+	}
 	// rewatch runs before each load: when Dir is a symlink swapped to
 	// another folder (a "current release" link), inotify still watches the
 	// old one, and edits to the new one would wait for each re-read.
 	rewatch := func() (swapped bool) {
-		now := resolvedPath(m.Dir)
-		if now == target || len(w.WatchList()) == 0 {
+		if resolvedPath(m.Dir) == target || len(w.WatchList()) == 0 {
 			return false
 		}
 		_ = w.Remove(m.Dir)
-		if err := w.Add(m.Dir); err == nil {
-			target = now
-			log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", now))
+		if watchDir() {
+			log.Info("manifests folder now leads to another folder; watching that one", zap.String("dir", m.Dir), zap.String("folder", target))
 		}
 		return true
 	}
@@ -106,10 +112,9 @@ func (m *Manifests) Run(ctx context.Context) error {
 				// A renamed folder would still be watched at its new path;
 				// drop the watch so that resync re-adds it at Dir.
 				_ = w.Remove(m.Dir)
-				if fi, err := os.Stat(m.Dir); err == nil && fi.IsDir() && w.Add(m.Dir) == nil {
+				if fi, err := os.Stat(m.Dir); err == nil && fi.IsDir() && watchDir() {
 					// Dir leads to a folder still: the one a swapped link
 					// led to before went, or another took its place.
-					target = resolvedPath(m.Dir)
 					schedule()
 					continue
 				}
@@ -131,10 +136,9 @@ func (m *Manifests) Run(ctx context.Context) error {
 			m.reload(false)
 		case <-resync.C:
 			if len(w.WatchList()) == 0 {
-				if err := w.Add(m.Dir); err != nil {
+				if !watchDir() {
 					continue // still gone; keep serving what it held
 				}
-				target = resolvedPath(m.Dir)
 				log.Info("manifests folder is back; watching it again", zap.String("dir", m.Dir))
 				m.reload(false) // another folder, maybe, with files of the same times
 				continue
