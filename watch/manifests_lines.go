@@ -3,6 +3,7 @@ package watch
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -63,7 +64,7 @@ func jsonItemLines(value []byte, first int) []int {
 			// The decoder stands after the previous token: the element
 			// starts past the whitespace and comma that follow it.
 			off := dec.InputOffset()
-			for off < int64(len(value)) && bytes.IndexByte([]byte(" \t\r\n,"), value[off]) >= 0 {
+			for off < int64(len(value)) && strings.IndexByte(" \t\r\n,", value[off]) >= 0 {
 				off++
 			}
 			lines = append(lines, first+bytes.Count(value[:off], []byte("\n")))
